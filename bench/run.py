@@ -1,0 +1,396 @@
+"""Benchmark ellmer-py against raw urllib3 and its peers, side by side.
+
+    python bench/run.py            # full run, about a minute or two
+    python bench/run.py --quick    # smoke run for CI (a few seconds per client)
+
+One command starts a loopback OpenAI-style chat-completions server
+(``_server.py``, 127.0.0.1 only, in its own process so it never competes
+with the client for a GIL) and measures, for each client in ``_clients.py``
+(raw urllib3 as the floor, ellmer-py, the openai SDK, huggingface_hub's
+``InferenceClient``, chatlas):
+
+import s
+    ``perf_counter`` around the import statement in a fresh ``python -c``
+    (interpreter start-up excluded), median of ``--import-runs`` runs after
+    one untimed run that warms the bytecode cache.
+import+client s
+    the same runs, up to a constructed client (lazy imports show up here).
+ms/request
+    mean wall time of sequential non-streamed requests on one client
+    object, after warm-up, in a fresh process; overhead is that minus raw
+    urllib3's.
+chunks/s
+    content events per second over one ``--chunks``-event stream, in a
+    fresh process, after a 100-event warm-up stream.
+peak RSS MiB
+    ``ru_maxrss`` of that streaming process: interpreter, imports and the
+    stream together (not tracemalloc, which would slow the stream down).
+
+A client that is not installed is reported as such; one that fails is
+reported with the reason.  The Markdown report goes to stdout and to
+``bench/results.md`` (``--output``); progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import _clients
+
+__all__ = ["main"]
+
+BENCH_DIR = Path(__file__).resolve().parent
+_UNUSED_URL = "http://127.0.0.1:9/v1"  # the import probe builds, never sends
+_WARM_CHUNKS = 100
+_TIMEOUT_S = 180
+
+
+class Row:
+    """Everything measured for one client; ``None`` where not measured."""
+
+    def __init__(self, client: _clients.Client) -> None:
+        self.client = client
+        self.version: str = ""
+        self.status: str = ""  # "" when measured, else "not installed" / "failed"
+        self.errors: list[str] = []
+        self.import_s: float | None = None
+        self.import_client_s: float | None = None
+        self.ms_per_request: float | None = None
+        self.requests: int = 0
+        self.chunks_per_s: float | None = None
+        self.peak_rss_mib: float | None = None
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no output"
+
+
+def _child_env() -> dict[str, str]:
+    """The environment for workers: ours, but never through an HTTP proxy.
+
+    httpx (under openai and huggingface_hub) honours ``HTTP_PROXY``; urllib3's
+    PoolManager does not.  Exempting loopback keeps every client on the same
+    direct path to the bench server.
+    """
+    env = dict(os.environ)
+    for name in ("NO_PROXY", "no_proxy"):
+        env[name] = ",".join(filter(None, [env.get(name, ""), "127.0.0.1", "localhost"]))
+    return env
+
+
+def _run(cmd: list[str], cwd: Path) -> tuple[str | None, str]:
+    """Run a worker; return ``(stdout, "")`` or ``(None, error summary)``."""
+    try:
+        proc = subprocess.run(
+            cmd,
+            cwd=cwd,
+            env=_child_env(),
+            capture_output=True,
+            text=True,
+            timeout=_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {_TIMEOUT_S} s"
+    if proc.returncode != 0:
+        return None, _last_line(proc.stderr)
+    return proc.stdout, ""
+
+
+def _result(stdout: str) -> dict[str, float]:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("RESULT "):
+            parsed: dict[str, float] = json.loads(line[len("RESULT ") :])
+            return parsed
+    raise ValueError("worker printed no RESULT line")
+
+
+def _import_probe(client: _clients.Client, runs: int, row: Row) -> None:
+    code = "\n".join(
+        [
+            "import time",
+            "t0 = time.perf_counter()",
+            client.import_code,
+            "t1 = time.perf_counter()",
+            "import _clients",
+            f"_clients.by_key({client.key!r}).make({_UNUSED_URL!r})",
+            "t2 = time.perf_counter()",
+            "print('RESULT', t1 - t0, t2 - t0)",
+        ]
+    )
+    imports: list[float] = []
+    with_client: list[float] = []
+    for i in range(runs + 1):
+        # cwd is the bench directory: '' on sys.path finds _clients and
+        # _wire, and nothing else that could shadow an installed module.
+        stdout, error = _run([sys.executable, "-c", code], BENCH_DIR)
+        if stdout is None:
+            row.errors.append(f"import: {error}")
+            return
+        if i == 0:
+            continue  # warms the bytecode cache; not timed
+        _, t_import, t_client = _last_line(stdout).split()
+        imports.append(float(t_import))
+        with_client.append(float(t_client))
+    row.import_s = statistics.median(imports)
+    row.import_client_s = statistics.median(with_client)
+
+
+def _requests(client: _clients.Client, base_url: str, args: argparse.Namespace, row: Row) -> None:
+    cmd = [
+        sys.executable,
+        str(BENCH_DIR / "_worker.py"),
+        "requests",
+        client.key,
+        base_url,
+        f"--n={args.requests}",
+        f"--warmup={args.warmup}",
+        f"--budget={args.budget}",
+    ]
+    stdout, error = _run(cmd, BENCH_DIR)
+    if stdout is None:
+        row.errors.append(f"requests: {error}")
+        return
+    result = _result(stdout)
+    row.ms_per_request = result["mean_ms"]
+    row.requests = int(result["count"])
+
+
+def _stream(client: _clients.Client, base_url: str, warm_url: str, chunks: int, row: Row) -> None:
+    cmd = [
+        sys.executable,
+        str(BENCH_DIR / "_worker.py"),
+        "stream",
+        client.key,
+        base_url,
+        f"--chunks={chunks}",
+        f"--warm-url={warm_url}",
+        f"--warm-chunks={_WARM_CHUNKS}",
+    ]
+    stdout, error = _run(cmd, BENCH_DIR)
+    if stdout is None:
+        row.errors.append(f"stream: {error}")
+        return
+    result = _result(stdout)
+    row.chunks_per_s = result["chunks_per_s"]
+    row.peak_rss_mib = result["peak_rss_mib"]
+
+
+def _baseline_rss() -> float | None:
+    """Peak RSS of a worker process that imports no client (for scale)."""
+    code = "import argparse, json, _clients, _worker; print('RESULT', _worker.peak_rss_mib())"
+    stdout, _ = _run([sys.executable, "-c", code], BENCH_DIR)
+    if stdout is None:
+        return None
+    value = _last_line(stdout).split()[-1]
+    return None if value == "None" else float(value)
+
+
+def _measure(client: _clients.Client, port: int, args: argparse.Namespace) -> Row:
+    row = Row(client)
+    if importlib.util.find_spec(client.module) is None:
+        row.status = "not installed"
+        _log(f"{client.label}: not installed")
+        return row
+    try:
+        row.version = importlib.metadata.version(client.dist)
+    except importlib.metadata.PackageNotFoundError:
+        row.version = "?"
+    base_url = f"http://127.0.0.1:{port}/v1"
+    warm_url = f"http://127.0.0.1:{port}/chunks/{_WARM_CHUNKS}/v1"
+    started = time.perf_counter()
+    _log(f"{client.label} {row.version}: import time ...")
+    _import_probe(client, args.import_runs, row)
+    if not row.errors:  # a client that cannot be imported cannot be run
+        _log(f"{client.label}: requests ...")
+        _requests(client, base_url, args, row)
+        _log(f"{client.label}: stream ...")
+        _stream(client, base_url, warm_url, args.chunks, row)
+    if row.errors:
+        row.status = "failed"
+    _log(f"{client.label}: done in {time.perf_counter() - started:.1f} s")
+    return row
+
+
+def _start_server(chunks: int) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, str(BENCH_DIR / "_server.py"), f"--chunks={chunks}"],
+        cwd=BENCH_DIR,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("PORT "):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"bench server did not start (said {line!r})")
+    return proc, int(line.split()[1])
+
+
+def _stop_server(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _table(rows: list[Row]) -> str:
+    floor = next((r for r in rows if r.client.key == "urllib3"), None)
+    floor_ms = floor.ms_per_request if floor else None
+    floor_cps = floor.chunks_per_s if floor else None
+    header = (
+        "| client | version | import s | import+client s | ms/request "
+        "| overhead vs urllib3 ms | chunks/s | chunks/s vs urllib3 | peak RSS MiB |"
+    )
+    lines = [header, "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
+    for row in rows:
+        name = row.client.label
+        if row.status == "not installed":
+            lines.append(f"| {name} | not installed | | | | | | | |")
+            continue
+        overhead = (
+            row.ms_per_request - floor_ms
+            if row.ms_per_request is not None and floor_ms is not None and row is not floor
+            else None
+        )
+        ratio = (
+            row.chunks_per_s / floor_cps
+            if row.chunks_per_s is not None and floor_cps and row is not floor
+            else None
+        )
+        version = row.version + (" (failed)" if row.status == "failed" else "")
+        cells = [
+            name,
+            version,
+            _fmt(row.import_s, ".3f"),
+            _fmt(row.import_client_s, ".3f"),
+            _fmt(row.ms_per_request, ".3f"),
+            "0 (floor)" if row is floor else _fmt(overhead, "+.3f"),
+            _fmt(row.chunks_per_s, ",.0f"),
+            "1.00x (floor)" if row is floor else ("-" if ratio is None else f"{ratio:.2f}x"),
+            _fmt(row.peak_rss_mib, ".1f"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _report(
+    rows: list[Row], args: argparse.Namespace, baseline_rss: float | None, wall: float
+) -> str:
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    cpu = platform.processor() or platform.machine()
+    requests = sorted({r.requests for r in rows if r.requests})
+    parts = [
+        "# ellmer-py benchmark" + (" (--quick)" if args.quick else ""),
+        "",
+        f"{when}; Python {platform.python_version()} ({platform.python_implementation()}) on "
+        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs; "
+        f"whole run {wall:.0f} s. Produced by `python bench/run.py"
+        + (" --quick" if args.quick else "")
+        + "`; numbers from one machine, compare rows, not runs.",
+        "",
+        _table(rows),
+        "",
+        "- **import s**: `perf_counter` around the import statement in a fresh "
+        f"`python -c`, median of {args.import_runs} runs (interpreter start-up excluded); "
+        "**import+client s** adds building the client object.",
+        f"- **ms/request**: mean of {'/'.join(map(str, requests)) or args.requests} sequential "
+        f"non-streamed requests (cap {args.requests}, or {args.budget:g} s) after "
+        f"{args.warmup} warm-up requests, one client object, fresh process. "
+        "ellmer-py and chatlas clear the chat's turns before each request.",
+        f"- **chunks/s**: one {args.chunks:,}-event stream (one-token "
+        "`chat.completion.chunk` SSE events, one HTTP chunk each, then `data: [DONE]`), "
+        f"after a {_WARM_CHUNKS}-event warm-up stream; every client's text is checked.",
+        "- **peak RSS MiB**: `ru_maxrss` of the streaming process (interpreter + imports + "
+        "stream), not tracemalloc"
+        + (
+            f"; a worker that imports no client peaks at {baseline_rss:.1f} MiB."
+            if baseline_rss
+            else "."
+        ),
+        "- Server: asyncio HTTP/1.1 keep-alive on 127.0.0.1 in its own process, "
+        "precomputed bodies (`bench/_server.py`).",
+    ]
+    for row in rows:
+        for error in row.errors:
+            parts.append(f"- {row.client.label} failed: {error}")
+    return "\n".join(parts) + "\n"
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: few requests, 1,000 chunks"
+    )
+    parser.add_argument("--requests", type=int, help="timed requests per client (500; quick 50)")
+    parser.add_argument("--warmup", type=int, help="untimed requests first (20; quick 5)")
+    parser.add_argument("--budget", type=float, help="seconds cap for timed requests (15; quick 3)")
+    parser.add_argument("--chunks", type=int, help="events in the timed stream (10000; quick 1000)")
+    parser.add_argument("--import-runs", type=int, help="import probes per client (5; quick 3)")
+    keys = ",".join(c.key for c in _clients.CLIENTS)
+    parser.add_argument("--clients", default=keys, help=f"comma list (default {keys})")
+    parser.add_argument(
+        "--output", type=Path, default=BENCH_DIR / "results.md", help="report file ('-': none)"
+    )
+    args = parser.parse_args(argv)
+    defaults = {
+        "requests": (500, 50),
+        "warmup": (20, 5),
+        "budget": (15.0, 3.0),
+        "chunks": (10_000, 1_000),
+        "import_runs": (5, 3),
+    }
+    for name, (full, quick) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; return the process exit status."""
+    args = _parse(argv)
+    try:
+        selected = [_clients.by_key(k.strip()) for k in args.clients.split(",") if k.strip()]
+    except KeyError as exc:
+        _log(str(exc.args[0]))
+        return 2
+    started = time.perf_counter()
+    server, port = _start_server(args.chunks)
+    _log(f"bench server on 127.0.0.1:{port} (pid {server.pid}), {args.chunks:,} chunks per stream")
+    try:
+        rows = [_measure(client, port, args) for client in selected]
+    finally:
+        _stop_server(server)
+    report = _report(rows, args, _baseline_rss(), time.perf_counter() - started)
+    print(report, end="")
+    if str(args.output) != "-":
+        args.output.write_text(report, encoding="utf-8")
+        _log(f"wrote {args.output}")
+    return 1 if any(row.status == "failed" for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reusable conformance suite for ellmer-py providers: pytest plugin and fakes."""

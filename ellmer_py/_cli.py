@@ -1,0 +1,76 @@
+"""The command line: ``python -m ellmer_py "prompt"`` (also ``ellmer-py``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ._errors import EllmerError
+
+__all__ = ["main"]
+
+DEFAULT_PROVIDER = "huggingface"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ellmer-py",
+        description="Send one prompt to a model and stream the answer to the terminal.",
+        epilog="The Hugging Face key comes from HUGGINGFACE_API_KEY, HF_TOKEN or "
+        "the token file huggingface-cli login writes.",
+    )
+    parser.add_argument("prompt", nargs="?", help="what to say; read from standard input if left out or '-'")
+    parser.add_argument(
+        "-p",
+        "--provider",
+        default=DEFAULT_PROVIDER,
+        help='provider name, or "provider/model" (default: %(default)s)',
+    )
+    parser.add_argument("-m", "--model", help="model id (default: the provider's default)")
+    parser.add_argument("-s", "--system-prompt", help="system prompt")
+    parser.add_argument("--base-url", help="API root of another OpenAI-compatible server")
+    parser.add_argument(
+        "--echo", choices=("output", "all"), default="output", help="what to print (default: %(default)s)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one chat from the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    prompt = args.prompt
+    if prompt is None or prompt == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            print("ellmer-py: give a prompt as an argument or on standard input.", file=sys.stderr)
+            return 2
+        prompt = sys.stdin.read()
+    if not prompt.strip():
+        print("ellmer-py: the prompt is empty.", file=sys.stderr)
+        return 2
+
+    from ._registry import chat
+
+    name = args.provider
+    if args.model:
+        if "/" in name:
+            print("ellmer-py: give the model in --provider or --model, not both.", file=sys.stderr)
+            return 2
+        name = f"{name}/{args.model}"
+    kwargs: dict[str, Any] = {"echo": args.echo}
+    if args.system_prompt:
+        kwargs["system_prompt"] = args.system_prompt
+    if args.base_url:
+        kwargs["base_url"] = args.base_url
+    try:
+        conversation = chat(name, **kwargs)
+        conversation.chat(prompt)
+    except EllmerError as exc:
+        sys.stdout.flush()
+        print(f"ellmer-py: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nellmer-py: interrupted.", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,138 @@
+"""One error hierarchy for everything ellmer-py raises on purpose.
+
+Every error carries the provider name, the HTTP status, the server's own
+message and request id where there is one; none of them ever carries a
+credential.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConnectionCutError",
+    "DeprecatedArgumentError",
+    "EllmerError",
+    "HTTPStatusError",
+    "MalformedResponseError",
+    "MissingCredentialsError",
+    "ModelLimitationError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "RateLimitError",
+    "ServerError",
+    "StreamError",
+    "StreamErrorEvent",
+    "RequestTimeoutError",
+    "ToolError",
+    "TransportError",
+]
+
+
+class EllmerError(Exception):
+    """Base class of every error ellmer-py raises on purpose."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status: int | None = None,
+        server_message: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status = status
+        self.server_message = server_message
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(EllmerError, ValueError):
+    """A constructor or setting was given something it cannot use."""
+
+
+class MissingCredentialsError(ConfigurationError):
+    """No credential could be found for a provider that needs one."""
+
+
+class DeprecatedArgumentError(EllmerError, TypeError):
+    """An argument R's ellmer deprecated (``api_key``) was passed.
+
+    ellmer-py rejects it instead of warning; the message says what to use
+    instead and never repeats the value that was passed.
+    """
+
+
+class ModelLimitationError(EllmerError):
+    """The model cannot do what the chat asks of it (e.g. a system prompt)."""
+
+    def __init__(self, message: str, *, model: str, feature: str, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.model = model
+        self.feature = feature
+
+
+class TransportError(EllmerError):
+    """The request could not be completed at the network level."""
+
+
+class RequestTimeoutError(TransportError):
+    """The server did not answer within the timeout."""
+
+
+class HTTPStatusError(EllmerError):
+    """The server answered with an HTTP error status."""
+
+
+class BadRequestError(HTTPStatusError):
+    """400 or 422: the server rejected the request as malformed."""
+
+
+class AuthenticationError(HTTPStatusError):
+    """401 or 403: the credential was missing, wrong or not allowed."""
+
+
+class PaymentRequiredError(HTTPStatusError):
+    """402: the account has run out of credits."""
+
+
+class NotFoundError(HTTPStatusError):
+    """404: the endpoint or model does not exist."""
+
+
+class RateLimitError(HTTPStatusError):
+    """429: too many requests, even after retrying."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ServerError(HTTPStatusError):
+    """5xx: the server failed, even after retrying."""
+
+
+class StreamError(EllmerError):
+    """A streamed answer could not be read to its end."""
+
+
+class MalformedResponseError(StreamError):
+    """The server sent JSON (or SSE) that cannot be parsed."""
+
+
+class StreamErrorEvent(StreamError):
+    """The server sent an error event in the middle of a stream."""
+
+
+class ConnectionCutError(StreamError, TransportError):
+    """The connection closed before the answer was complete."""
+
+
+class ToolError(EllmerError):
+    """A tool could not be called or failed."""

@@ -1,0 +1,356 @@
+"""The OpenAI chat-completions wire protocol, as pure functions (no I/O).
+
+Turns + params -> request body; a response document or stream events -> an
+AssistantTurn. Used by every OpenAI-compatible provider (R:
+``ProviderOpenAICompatible``'s ``chat_body``, ``value_turn`` and friends).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._content import (
+    Content,
+    ContentImageInline,
+    ContentImageRemote,
+    ContentJson,
+    ContentPDF,
+    ContentText,
+    ContentThinking,
+    ContentToolRequest,
+    ContentToolResult,
+)
+from ._errors import MalformedResponseError, StreamErrorEvent
+from ._params import Params, standardise_params
+from ._sse import ServerSentEvent
+from ._turn import AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
+
+__all__ = ["PARAM_NAMES", "OpenAIChat", "StreamState"]
+
+#: ellmer's mapping, wire name -> params() name (R: ``chat_params``).
+PARAM_NAMES: Mapping[str, str] = {
+    "frequency_penalty": "frequency_penalty",
+    "logprobs": "log_probs",
+    "max_completion_tokens": "max_tokens",
+    "presence_penalty": "presence_penalty",
+    "seed": "seed",
+    "stop": "stop_sequences",
+    "temperature": "temperature",
+    "top_logprobs": "top_k",
+    "top_p": "top_p",
+}
+
+_FINISH_REASONS = {
+    "stop": "success",
+    "tool_calls": "tool_use",
+    "length": "max_tokens",
+    "content_filter": "content_filter",
+}
+
+
+def _data_url(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _content_part(content: Content) -> dict[str, Any]:
+    if isinstance(content, ContentText):
+        return {"type": "text", "text": content.text}
+    if isinstance(content, ContentImageRemote):
+        return {"type": "image_url", "image_url": {"url": content.url, "detail": content.detail}}
+    if isinstance(content, ContentImageInline):
+        return {"type": "image_url", "image_url": {"url": _data_url(content.type, content.data)}}
+    if isinstance(content, ContentPDF):
+        return {
+            "type": "file",
+            "file": {"filename": content.filename, "file_data": _data_url("application/pdf", content.data)},
+        }
+    if isinstance(content, ContentJson):
+        return {"type": "text", "text": json.dumps(content.value)}
+    raise TypeError(f"{type(content).__name__} cannot be sent in a user message.")
+
+
+def _user_content(contents: Sequence[Content]) -> str | list[dict[str, Any]]:
+    # Text alone goes as a plain string: every OpenAI-compatible server
+    # accepts that, while some (older TGI, llama.cpp) reject part arrays.
+    if all(isinstance(c, ContentText) for c in contents):
+        return "".join(c.text for c in contents if isinstance(c, ContentText))
+    return [_content_part(c) for c in contents]
+
+
+def _messages(turn: Turn, preserve_thinking: bool) -> list[dict[str, Any]]:
+    if isinstance(turn, SystemTurn):
+        return [{"role": "system", "content": turn.text}]
+    if isinstance(turn, UserTurn):
+        results = [c for c in turn.contents if isinstance(c, ContentToolResult)]
+        rest = [c for c in turn.contents if not isinstance(c, ContentToolResult)]
+        out: list[dict[str, Any]] = [
+            {"role": "tool", "content": r.model_text(), "tool_call_id": r.id} for r in results
+        ]
+        if rest:
+            out.append({"role": "user", "content": _user_content(rest)})
+        return out
+    if isinstance(turn, AssistantTurn):
+        text = "".join(
+            c.text if isinstance(c, ContentText) else json.dumps(c.value)
+            for c in turn.contents
+            if isinstance(c, (ContentText, ContentJson))
+        )
+        calls = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {
+                    "name": c.name,
+                    "arguments": c.arguments if isinstance(c.arguments, str) else json.dumps(c.arguments),
+                },
+            }
+            for c in turn.contents
+            if isinstance(c, ContentToolRequest)
+        ]
+        if not text and not calls:
+            return []
+        message: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if calls:
+            message["tool_calls"] = calls
+        if preserve_thinking:
+            thinking = "".join(c.thinking for c in turn.contents if isinstance(c, ContentThinking))
+            if thinking:
+                message["reasoning"] = thinking
+        return [message]
+    raise TypeError(f"Unknown turn type {type(turn).__name__}.")
+
+
+def _tokens(usage: Any) -> Tokens | None:
+    if not isinstance(usage, Mapping):
+        return None
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
+    cached = cached or 0
+    return Tokens(
+        input=(usage.get("prompt_tokens") or 0) - cached,
+        output=usage.get("completion_tokens") or 0,
+        cached_input=cached,
+    )
+
+
+def _finish_reason(reason: Any) -> str | None:
+    if reason is None:
+        return None
+    return _FINISH_REASONS.get(reason, str(reason))
+
+
+def _arguments(raw: Any) -> Any:
+    """Tool-call arguments: a JSON string usually, an object from old TGI."""
+    if isinstance(raw, str):
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw  # kept as text, so the tool loop can report it
+    return raw if raw is not None else {}
+
+
+def _tool_request(call: Mapping[str, Any], index: int) -> ContentToolRequest:
+    function = call.get("function") or {}
+    call_id = call.get("id")
+    return ContentToolRequest(
+        id=str(call_id) if call_id not in (None, "") else f"call_{index}",
+        name=function.get("name") or "",
+        arguments=_arguments(function.get("arguments")),
+    )
+
+
+def _assemble(
+    thinking: str, text: str, calls: Sequence[ContentToolRequest]
+) -> tuple[Content, ...]:
+    contents: list[Content] = []
+    if thinking:
+        contents.append(ContentThinking(thinking))
+    if text:
+        contents.append(ContentText(text))
+    contents.extend(calls)
+    return tuple(contents)
+
+
+def stream_error_message(doc: Any) -> str | None:
+    """The error a provider put inside a 200 stream, if this chunk is one."""
+    if not isinstance(doc, Mapping) or "error" not in doc or "choices" in doc:
+        return None
+    error = doc["error"]
+    if isinstance(error, Mapping):
+        return str(error.get("message") or json.dumps(error))
+    return str(error)
+
+
+class StreamState:
+    """Accumulates the chunks of one streamed answer into an AssistantTurn."""
+
+    __slots__ = ("_calls", "_last", "_text", "_thinking", "finish_reason", "usage")
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self._thinking: list[str] = []
+        self._calls: dict[int, dict[str, Any]] = {}
+        self._last: Any = None
+        self.finish_reason: str | None = None
+        self.usage: Any = None
+
+    def add(self, doc: Any) -> str | None:
+        """Take one decoded chunk; return the text it adds, if any."""
+        self._last = doc
+        usage = doc.get("usage")
+        if usage:
+            self.usage = usage  # some providers send it on every chunk: keep the last
+        choices = doc.get("choices")
+        if not choices:
+            return None
+        choice = choices[0]
+        reason = choice.get("finish_reason")
+        if reason:
+            self.finish_reason = reason
+        delta = choice.get("delta") or choice.get("message")
+        if not delta:
+            return None
+        thinking = delta.get("reasoning") or delta.get("reasoning_content")
+        if thinking:
+            self._thinking.append(thinking)
+        calls = delta.get("tool_calls")
+        if calls:
+            self._add_calls(calls)
+        text = delta.get("content")
+        if text:
+            self._text.append(text)
+            return text  # type: ignore[no-any-return]
+        return None
+
+    def _add_calls(self, calls: Sequence[Mapping[str, Any]]) -> None:
+        for position, call in enumerate(calls):
+            index = call.get("index", position)
+            slot = self._calls.setdefault(index, {"id": None, "name": "", "arguments": None})
+            if call.get("id"):
+                slot["id"] = call["id"]
+            function = call.get("function") or {}
+            if function.get("name"):
+                slot["name"] += function["name"]
+            args = function.get("arguments")
+            if isinstance(args, str):
+                slot["arguments"] = (slot["arguments"] or "") + args
+            elif args is not None:
+                slot["arguments"] = args
+
+    def turn(self, duration: float | None = None) -> AssistantTurn:
+        """The AssistantTurn for everything received so far."""
+        calls = [
+            _tool_request({"id": c["id"], "function": c}, i)
+            for i, c in enumerate(self._calls[k] for k in sorted(self._calls))
+        ]
+        return AssistantTurn(
+            _assemble("".join(self._thinking), "".join(self._text), calls),
+            tokens=_tokens(self.usage),
+            finish_reason=_finish_reason(self.finish_reason),
+            duration=duration,
+            json=self._last,
+        )
+
+
+class OpenAIChat:
+    """The chat-completions protocol; ``param_names`` maps wire -> params() names."""
+
+    name = "openai-chat"
+
+    def __init__(
+        self,
+        param_names: Mapping[str, str] = PARAM_NAMES,
+        *,
+        preserve_thinking: bool = False,
+        stream_usage: bool = True,
+    ) -> None:
+        self.param_names = dict(param_names)
+        self.preserve_thinking = preserve_thinking
+        self.stream_usage = stream_usage
+
+    def chat_path(self) -> str:
+        """The path of the chat endpoint below the base URL."""
+        return "/chat/completions"
+
+    def wire_params(self, params: Params | None) -> dict[str, Any]:
+        """params() as body fields; one warning lists the unsupported ones."""
+        return standardise_params(params, self.param_names)
+
+    def chat_body(
+        self,
+        turns: Sequence[Turn],
+        *,
+        model: str,
+        wire_params: Mapping[str, Any],
+        stream: bool,
+    ) -> dict[str, Any]:
+        """The request body for these turns (R: ``chat_body``)."""
+        messages: list[dict[str, Any]] = []
+        for turn in turns:
+            messages.extend(_messages(turn, self.preserve_thinking))
+        body: dict[str, Any] = {"model": model, "messages": messages, **wire_params, "stream": stream}
+        if stream and self.stream_usage:
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def turn_from_response(self, doc: Any, duration: float | None = None) -> AssistantTurn:
+        """The AssistantTurn for a non-streamed answer (R: ``value_turn``)."""
+        if not isinstance(doc, Mapping):
+            raise MalformedResponseError(f"Expected a JSON object from the server, got {type(doc).__name__}.")
+        message = stream_error_message(doc)
+        if message is not None:
+            raise StreamErrorEvent(f"The server answered with an error: {message}", server_message=message)
+        choices = doc.get("choices")
+        if not choices or not isinstance(choices, list):
+            raise MalformedResponseError(
+                "The server's answer has no 'choices': " + json.dumps(doc)[:200]
+            )
+        choice = choices[0]
+        message_doc = choice.get("message") or choice.get("delta") or {}
+        content = message_doc.get("content")
+        if isinstance(content, list):  # some servers answer with parts
+            content = "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
+        thinking = message_doc.get("reasoning") or message_doc.get("reasoning_content") or ""
+        calls = [_tool_request(c, i) for i, c in enumerate(message_doc.get("tool_calls") or [])]
+        return AssistantTurn(
+            _assemble(thinking, content or "", calls),
+            tokens=_tokens(doc.get("usage")),
+            finish_reason=_finish_reason(choice.get("finish_reason")),
+            duration=duration,
+            json=doc,
+        )
+
+    def stream_state(self) -> StreamState:
+        """A fresh accumulator for one streamed answer."""
+        return StreamState()
+
+    def parse_event(self, event: ServerSentEvent) -> Any:
+        """Decode one SSE event: a chunk dict, or None for ``[DONE]``.
+
+        Raises StreamErrorEvent for an error event or an error object, and
+        MalformedResponseError for data that is not JSON.
+        """
+        data = event.data
+        if data == "[DONE]":
+            return None
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            if event.event == "error":
+                raise StreamErrorEvent(
+                    f"The server sent an error in the stream: {data[:300]}", server_message=data[:300]
+                ) from None
+            raise MalformedResponseError(f"The stream carried data that is not JSON: {data[:200]!r}") from None
+        message = stream_error_message(doc) if isinstance(doc, Mapping) else None
+        if event.event == "error" and message is None:
+            message = data[:300]
+        if message is not None:
+            raise StreamErrorEvent(f"The server sent an error in the stream: {message}", server_message=message)
+        if not isinstance(doc, Mapping):
+            raise MalformedResponseError(f"The stream carried JSON that is not an object: {data[:200]!r}")
+        return doc

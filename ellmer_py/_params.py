@@ -1,0 +1,124 @@
+"""``params()``: model parameters that every provider understands (R: ``params()``)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from attrs import field, frozen
+
+from ._errors import ConfigurationError
+
+__all__ = ["Params", "params", "standardise_params"]
+
+STANDARD_PARAMS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "frequency_penalty",
+    "presence_penalty",
+    "seed",
+    "max_tokens",
+    "log_probs",
+    "stop_sequences",
+    "reasoning_effort",
+    "reasoning_tokens",
+)
+
+
+@frozen
+class Params:
+    """The result of ``params()``: standard values plus provider-specific extras."""
+
+    standard: Mapping[str, Any] = field(factory=dict)
+    extra_args: Mapping[str, Any] = field(factory=dict)
+
+
+def _check_number(name: str, value: Any, *, whole: bool = False, minimum: float | None = None) -> None:
+    if value is None:
+        return
+    kinds = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        what = "a whole number" if whole else "a number"
+        raise ConfigurationError(f"params({name}=...) must be {what}, not {value!r}.")
+    if minimum is not None and value < minimum:
+        raise ConfigurationError(f"params({name}=...) must be at least {minimum:g}, not {value!r}.")
+
+
+def params(
+    temperature: float | None = None,
+    top_p: float | None = None,
+    top_k: int | None = None,
+    frequency_penalty: float | None = None,
+    presence_penalty: float | None = None,
+    seed: int | None = None,
+    max_tokens: int | None = None,
+    log_probs: bool | None = None,
+    stop_sequences: Sequence[str] | None = None,
+    reasoning_effort: str | None = None,
+    reasoning_tokens: int | None = None,
+    **extra_args: Any,
+) -> Params:
+    """Standard model parameters, checked here and mapped per provider (R: ``params()``).
+
+    Names that the provider's API does not support are dropped with one
+    warning listing them. Any other keyword is sent to the API as it is.
+    """
+    _check_number("temperature", temperature, minimum=0)
+    _check_number("top_p", top_p, minimum=0)
+    _check_number("top_k", top_k, whole=True, minimum=0)
+    _check_number("frequency_penalty", frequency_penalty)
+    _check_number("presence_penalty", presence_penalty)
+    _check_number("seed", seed, whole=True)
+    _check_number("max_tokens", max_tokens, whole=True, minimum=1)
+    _check_number("reasoning_tokens", reasoning_tokens, whole=True, minimum=0)
+    if log_probs is not None and not isinstance(log_probs, bool):
+        raise ConfigurationError(f"params(log_probs=...) must be True or False, not {log_probs!r}.")
+    if isinstance(stop_sequences, str):
+        stop_sequences = [stop_sequences]
+    if stop_sequences is not None and (
+        not isinstance(stop_sequences, Sequence)
+        or not all(isinstance(s, str) for s in stop_sequences)
+    ):
+        raise ConfigurationError("params(stop_sequences=...) must be a list of strings.")
+    if reasoning_effort is not None and not isinstance(reasoning_effort, str):
+        raise ConfigurationError(
+            f"params(reasoning_effort=...) must be a string such as 'low', not {reasoning_effort!r}."
+        )
+    values = {
+        "temperature": temperature,
+        "top_p": top_p,
+        "top_k": top_k,
+        "frequency_penalty": frequency_penalty,
+        "presence_penalty": presence_penalty,
+        "seed": seed,
+        "max_tokens": max_tokens,
+        "log_probs": log_probs,
+        "stop_sequences": list(stop_sequences) if stop_sequences is not None else None,
+        "reasoning_effort": reasoning_effort,
+        "reasoning_tokens": reasoning_tokens,
+    }
+    return Params({k: v for k, v in values.items() if v is not None}, dict(extra_args))
+
+
+def standardise_params(p: Params | None, wire_names: Mapping[str, str]) -> dict[str, Any]:
+    """Map standard params to their wire names (R: ``standardise_params()``).
+
+    ``wire_names`` maps a wire name to the standard name it carries. Standard
+    params the provider does not support are dropped with one ``UserWarning``
+    that lists them; ``extra_args`` pass through unchanged.
+    """
+    if p is None:
+        return {}
+    by_standard = {std: wire for wire, std in wire_names.items()}
+    unsupported = [name for name in p.standard if name not in by_standard]
+    if unsupported:
+        warnings.warn(
+            "Ignoring unsupported parameters: " + ", ".join(repr(n) for n in unsupported),
+            UserWarning,
+            stacklevel=3,
+        )
+    out = {by_standard[k]: v for k, v in p.standard.items() if k in by_standard}
+    out.update(p.extra_args)
+    return out

@@ -1,0 +1,232 @@
+"""A provider: where requests go, how they authenticate, what the model can't do.
+
+The Provider is generic; what is specific to a provider (base URL, default
+model, credential sources, known limitations) comes from its plugin, and the
+wire format from its protocol object.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from attrs import field, frozen
+
+from ._credentials import Credentials, auth_headers
+from ._errors import BadRequestError, ConfigurationError, EllmerError, ModelLimitationError
+from ._modify_list import modify_list
+from ._openai_chat import OpenAIChat, StreamState
+from ._params import Params
+from ._sse import ServerSentEvent, SSEParser
+from ._transport import StreamResponse, Transport
+from ._turn import AssistantTurn, Turn
+
+__all__ = ["ModelLimitation", "Provider", "is_system_role_error"]
+
+_SYSTEM_ROLE_ERROR = re.compile(
+    r"system[ _-]?(role|prompt|message)s?[^.]{0,40}\bnot\b[^.]{0,20}\bsupported"
+    r"|conversation roles must alternate user/assistant",
+    re.IGNORECASE,
+)
+
+
+def is_system_role_error(message: str | None) -> bool:
+    """Whether a server's error says the model's chat template has no system role."""
+    return bool(message) and bool(_SYSTEM_ROLE_ERROR.search(message or ""))
+
+
+@frozen
+class ModelLimitation:
+    """A known limitation of some models of a provider.
+
+    ``pattern`` is a regular expression matched against the whole model id
+    (case-insensitive); ``feature`` names what the models lack (for now
+    ``"system_prompt"``); ``advice`` tells the user what to do instead.
+    """
+
+    pattern: str
+    feature: str
+    advice: str = ""
+
+    def matches(self, model: str) -> bool:
+        """Whether ``model`` has this limitation."""
+        return re.fullmatch(self.pattern, model, flags=re.IGNORECASE) is not None
+
+
+def system_prompt_error(
+    provider: str, model: str, advice: str = "", *, cause: str | None = None, status: int | None = None
+) -> ModelLimitationError:
+    """The one error for "this model does not take a system prompt"."""
+    said = f" The server said: {cause}." if cause else ""
+    advice = advice or "Choose another model, or drop the system prompt"
+    return ModelLimitationError(
+        f"{provider}: the model {model!r} does not support a system prompt.{said} "
+        f"{advice.rstrip('.')}, or pass system_prompt_fallback='merge' to fold the system "
+        "prompt into the first user turn.",
+        model=model,
+        feature="system_prompt",
+        provider=provider,
+        status=status,
+        server_message=cause,
+    )
+
+
+@frozen(repr=False)
+class Provider:
+    """Everything needed to send a chat request to one provider (R: ``Provider``)."""
+
+    name: str
+    model: str
+    base_url: str
+    protocol: OpenAIChat = field(factory=OpenAIChat)
+    params: Params | None = None
+    api_args: Mapping[str, Any] = field(factory=dict)
+    api_headers: Mapping[str, str] = field(factory=dict)
+    credentials: Credentials | None = field(default=None, eq=False)
+    auth_header: str = "Authorization"
+    auth_prefix: str = "Bearer "
+    limitations: Sequence[ModelLimitation] = ()
+    transport: Transport = field(eq=False)
+    wire_params: Mapping[str, Any] = field(eq=False)
+
+    @transport.default
+    def _transport(self) -> Transport:
+        return Transport(self.name)
+
+    @wire_params.default
+    def _wire_params(self) -> Mapping[str, Any]:
+        return self.protocol.wire_params(self.params)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model:
+            raise ConfigurationError(f"{self.name}: model must be a non-empty string.")
+        if not isinstance(self.api_args, Mapping):
+            raise ConfigurationError(
+                f"{self.name}: api_args must be a dict of extra body fields, not "
+                f"{type(self.api_args).__name__}."
+            )
+        if not isinstance(self.api_headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.api_headers.items()
+        ):
+            raise ConfigurationError(f"{self.name}: api_headers must be a dict of strings to strings.")
+
+    def __repr__(self) -> str:
+        return f"<Provider {self.name} model={self.model!r} base_url={self.base_url!r}>"
+
+    def with_model(self, model: str) -> Provider:
+        """The same provider for another model, sharing the connection pool."""
+        from attrs import evolve
+
+        return evolve(self, model=model, transport=self.transport, wire_params=self.wire_params)
+
+    # -- limitations --------------------------------------------------------
+
+    def limitation(self, feature: str) -> ModelLimitation | None:
+        """The declared limitation of this model for ``feature``, if any."""
+        return next((x for x in self.limitations if x.feature == feature and x.matches(self.model)), None)
+
+    # -- requests -----------------------------------------------------------
+
+    def chat_url(self) -> str:
+        """The URL chat requests are sent to."""
+        return self.base_url.rstrip("/") + self.protocol.chat_path()
+
+    def headers(self) -> dict[str, str]:
+        """Headers for one request: ``api_headers``, then authentication on top.
+
+        Authentication is applied last, so an extra header can never switch
+        it off by accident.
+        """
+        out = dict(self.api_headers)
+        if self.credentials is not None:
+            auth = auth_headers(self.credentials(), self.auth_header, self.auth_prefix)
+            lower = {k.lower() for k in auth}
+            out = {k: v for k, v in out.items() if k.lower() not in lower}
+            out.update(auth)
+        return out
+
+    def chat_body(self, turns: Sequence[Turn], *, stream: bool) -> dict[str, Any]:
+        """The request body: the protocol's, then ``api_args`` merged with modify_list."""
+        body = self.protocol.chat_body(turns, model=self.model, wire_params=self.wire_params, stream=stream)
+        return modify_list(body, self.api_args)
+
+    def _translate(self, exc: BadRequestError) -> Exception:
+        if is_system_role_error(exc.server_message):
+            limitation = self.limitation("system_prompt")
+            return system_prompt_error(
+                self.name,
+                self.model,
+                limitation.advice if limitation else "",
+                cause=exc.server_message,
+                status=exc.status,
+            )
+        return exc
+
+    def chat_perform(self, turns: Sequence[Turn]) -> AssistantTurn:
+        """Send the turns and return the model's answer, not streamed."""
+        start = time.perf_counter()
+        try:
+            doc = self.transport.request_json(
+                "POST", self.chat_url(), headers=self.headers(), body=self.chat_body(turns, stream=False)
+            )
+            return self.protocol.turn_from_response(doc, duration=time.perf_counter() - start)
+        except BadRequestError as exc:
+            raise self._translate(exc) from None
+        except EllmerError as exc:
+            raise _tagged(exc, self.name) from None
+
+    def stream_open(self, turns: Sequence[Turn]) -> StreamResponse:
+        """Send the turns asking for a stream; HTTP errors are raised here."""
+        try:
+            return self.transport.stream(
+                "POST", self.chat_url(), headers=self.headers(), body=self.chat_body(turns, stream=True)
+            )
+        except BadRequestError as exc:
+            raise self._translate(exc) from None
+        except EllmerError as exc:
+            raise _tagged(exc, self.name) from None
+
+    def stream_text(self, response: StreamResponse, state: StreamState) -> Iterator[str]:
+        """Yield text from an open stream as it arrives, filling ``state``.
+
+        The caller builds the turn from ``state`` whether the stream ends,
+        fails or is abandoned, so nothing already shown is lost.
+        """
+        protocol = self.protocol
+        chunks = iter(response)
+        try:
+            if response.content_type != "text/event-stream":
+                # A server that ignored "stream": true and sent one JSON answer.
+                data = b"".join(chunks).decode("utf-8", "replace")
+                doc = protocol.parse_event(ServerSentEvent(data))
+                protocol.turn_from_response(doc)  # raises if it is not an answer
+                text = state.add(doc)
+                if text:
+                    yield text
+                return
+            parser = SSEParser()
+            for chunk in chunks:
+                for event in parser.feed(chunk):
+                    doc = protocol.parse_event(event)
+                    if doc is None:
+                        for _ in chunks:  # read to the end so the connection can be reused
+                            pass
+                        return
+                    text = state.add(doc)
+                    if text:
+                        yield text
+        except EllmerError as exc:
+            raise _tagged(exc, self.name) from None
+        finally:
+            response.close()
+
+
+def _tagged(exc: EllmerError, provider: str) -> EllmerError:
+    """Name the provider in an error raised below it, once."""
+    if exc.provider is None:
+        exc.provider = provider
+        exc.message = f"{provider}: {exc.message}"
+        exc.args = (exc.message,)
+    return exc

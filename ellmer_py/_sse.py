@@ -1,0 +1,115 @@
+"""A byte-level server-sent-events parser that follows the WHATWG rules.
+
+Lines end with CR, LF or CRLF; ``:`` starts a comment; ``data`` lines of one
+event are joined with LF; ``event``, ``id`` and ``retry`` are kept; a blank
+line dispatches; a partial event at the end of the stream is dropped. The
+events are the same however the bytes are split into chunks. ``[DONE]`` is
+not special here: that is an OpenAI convention, handled by the protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+__all__ = ["SSEParser", "ServerSentEvent", "iter_sse"]
+
+
+class ServerSentEvent(NamedTuple):
+    """One dispatched event."""
+
+    data: str
+    event: str = "message"
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEParser:
+    """Incremental parser: ``feed()`` bytes as they arrive, get whole events back."""
+
+    __slots__ = ("_buf", "_data", "_event", "_id", "_retry", "_skip_lf", "_started")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._skip_lf = False
+        self._data: list[str] = []
+        self._event = ""
+        self._id: str | None = None
+        self._retry: int | None = None
+        self._started = False
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Parse ``chunk`` and return the events it completes, in order."""
+        if not chunk:
+            return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        buf = self._buf + chunk if self._buf else chunk
+        if not self._started:
+            # A byte-order mark may open the stream; it is not part of a field.
+            if len(buf) < 3 and b"\xef\xbb\xbf".startswith(buf):
+                self._buf = buf
+                return []
+            self._started = True
+            if buf[:3] == b"\xef\xbb\xbf":
+                buf = buf[3:]
+        if not buf:
+            self._buf = b""  # e.g. a BOM that ended exactly at the chunk's end
+            return []
+        lines = buf.splitlines(keepends=True)
+        last = lines[-1]
+        if last[-1:] in (b"\n", b"\r"):
+            self._buf = b""
+            if last[-1:] == b"\r":
+                # A CR at the very end may be the first half of a CRLF.
+                self._skip_lf = True
+        else:
+            self._buf = last
+            lines.pop()
+        events: list[ServerSentEvent] = []
+        for raw in lines:
+            line = raw.rstrip(b"\r\n")
+            if not line:
+                event = self._dispatch()
+                if event is not None:
+                    events.append(event)
+            else:
+                self._field(line)
+        return events
+
+    def _field(self, line: bytes) -> None:
+        if line[:1] == b":":
+            return  # comment / keep-alive
+        name, sep, value = line.partition(b":")
+        if sep and value[:1] == b" ":
+            value = value[1:]
+        text = value.decode("utf-8", "replace")
+        if name == b"data":
+            self._data.append(text)
+        elif name == b"event":
+            self._event = text
+        elif name == b"id":
+            if "\0" not in text:
+                self._id = text
+        elif name == b"retry":
+            if text.isdigit() and text.isascii():
+                self._retry = int(text)
+        # any other field name is ignored, as the standard says
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        event_type = self._event or "message"
+        self._event = ""
+        if not self._data:
+            return None
+        data = "\n".join(self._data)
+        self._data = []
+        return ServerSentEvent(data, event_type, self._id, self._retry)
+
+
+def iter_sse(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:
+    """Yield the events of a byte stream given as chunks of any size."""
+    parser = SSEParser()
+    for chunk in chunks:
+        yield from parser.feed(chunk)

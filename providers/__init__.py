@@ -1,0 +1,1 @@
+"""The built-in provider plugins, one module each, registered through entry points."""

@@ -1,0 +1,85 @@
+"""The generic OpenAI chat-completions provider (R: ``chat_openai_compatible()``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ellmer_py import Chat, Params, Provider, ProviderSpec, hookimpl
+from ellmer_py._chat import SystemPromptFallback
+from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials
+from ellmer_py._echo import Echo
+from ellmer_py._errors import ConfigurationError
+from ellmer_py._openai_chat import OpenAIChat
+
+__all__ = ["chat_openai_compatible"]
+
+ENV = ("OPENAI_API_KEY",)
+
+
+def chat_openai_compatible(
+    base_url: str,
+    name: str = "OpenAI-compatible",
+    system_prompt: str | None = None,
+    api_key: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    model: str | None = None,
+    params: Params | None = None,
+    api_args: Mapping[str, Any] | None = None,
+    api_headers: Mapping[str, str] | None = None,
+    preserve_thinking: bool = False,
+    echo: Echo | bool | None = None,
+    *,
+    system_prompt_fallback: SystemPromptFallback = "error",
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> Chat:
+    """Chat with any server that speaks OpenAI chat completions (R: ``chat_openai_compatible()``).
+
+    ``base_url`` and ``model`` are required. The key comes from
+    ``credentials`` (a function returning a key or a dict of headers) or the
+    ``OPENAI_API_KEY`` environment variable, read at request time.
+    """
+    from ellmer_py._transport import Transport
+
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise ConfigurationError(
+            "chat_openai_compatible() needs base_url=, the server's API root "
+            "(for example 'http://localhost:8080/v1')."
+        )
+    if model is None:
+        raise ConfigurationError("chat_openai_compatible() needs model=: the server has no default.")
+    creds = as_credentials(
+        "chat_openai_compatible",
+        env_credentials(name, ENV),
+        credentials,
+        api_key,
+        env=ENV,
+    )
+    provider = Provider(
+        name=name,
+        model=model,
+        base_url=base_url,
+        protocol=OpenAIChat(preserve_thinking=preserve_thinking),
+        params=params,
+        api_args=dict(api_args or {}),
+        api_headers=dict(api_headers or {}),
+        credentials=creds,
+        transport=Transport(name, max_tries=max_tries, timeout_s=timeout_s),
+    )
+    return Chat(provider, system_prompt, echo, system_prompt_fallback=system_prompt_fallback)
+
+
+SPEC = ProviderSpec(
+    name="openai_compatible",
+    chat_function=chat_openai_compatible,
+    protocol="openai-chat",
+    credential_sources=ENV,
+    description="Any server that speaks OpenAI chat completions (base_url= and model= required).",
+)
+
+
+@hookimpl
+def ellmer_py_register_providers(register: Callable[[ProviderSpec], None]) -> None:
+    """Register chat_openai_compatible."""
+    register(SPEC)
