@@ -13,8 +13,8 @@ def modify_list(base: Mapping[str, Any], update: Mapping[str, Any] | None) -> di
 
     Where both hold a dict under the same key, the dicts merge recursively;
     a ``None`` in ``update`` deletes the key; any other value (lists
-    included) replaces the old one. Neither input is mutated; the result
-    shares no dict with ``update`` or ``base`` that a later merge could change.
+    included) replaces the old one. Neither input is mutated (values that
+    are not merged are shared with the inputs, not copied).
     """
     out = dict(base)
     if not update:

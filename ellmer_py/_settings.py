@@ -45,7 +45,8 @@ def max_tries(value: int | None = None) -> int:
 def timeout_s(value: float | None = None) -> float:
     """Seconds to wait for the server (R: ``ellmer_timeout_s``; env ``ELLMER_TIMEOUT_S``)."""
     if value is not None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        usable = isinstance(value, (int, float)) and 0 < value < math.inf
+        if isinstance(value, bool) or not usable:
             raise ConfigurationError(f"timeout_s must be a positive number, not {value!r}.")
         return float(value)
     return _env_number("ELLMER_TIMEOUT_S", DEFAULT_TIMEOUT_S, minimum=0.001)

@@ -23,8 +23,9 @@ json_scalars: st.SearchStrategy[Any] = (
 #: Any JSON value: scalars, lists and dicts with str keys, nested.
 json_values: st.SearchStrategy[Any] = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(json_keys, children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(json_keys, children, max_size=4)
+    ),
     max_leaves=12,
 )
 

@@ -7,10 +7,9 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import json_dicts, json_keys, json_values
 
 from ellmer_py._modify_list import modify_list
-
-from strategies import json_dicts, json_keys, json_values
 
 
 def reference(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -192,9 +191,7 @@ def test_nested_dicts_merge(
     json_keys,
     json_values.filter(lambda v: v is not None and not isinstance(v, dict)),
 )
-def test_everything_but_dicts_and_none_replaces(
-    base: dict[str, Any], key: str, value: Any
-) -> None:
+def test_everything_but_dicts_and_none_replaces(base: dict[str, Any], key: str, value: Any) -> None:
     out = modify_list(base, {key: value})
     assert out[key] == value
 

@@ -9,6 +9,7 @@ end being dropped.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ellmer_py._sse import SSEParser, ServerSentEvent, iter_sse
+from ellmer_py._sse import ServerSentEvent, SSEParser, iter_sse
 
 BOM = b"\xef\xbb\xbf"
 
@@ -27,7 +28,7 @@ def parse(*chunks: bytes) -> list[ServerSentEvent]:
 
 def split_at(data: bytes, cuts: Iterable[int]) -> list[bytes]:
     points = [0, *sorted(set(cuts)), len(data)]
-    return [data[a:b] for a, b in zip(points, points[1:])]
+    return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
 def bytewise(data: bytes) -> list[bytes]:
@@ -441,8 +442,25 @@ def test_one_byte_at_a_time(case: tuple[bytes, list[ServerSentEvent]]) -> None:
 
 byte_soup = st.lists(
     st.sampled_from(
-        [b"\r", b"\n", b"\r\n", b":", b" ", b"data", b"event", b"id", b"retry", b"x", b"7",
-         b"\x00", BOM, b"\xef", b"\xc3", b"\xa9", b"\xe2\x82\xac"]
+        [
+            b"\r",
+            b"\n",
+            b"\r\n",
+            b":",
+            b" ",
+            b"data",
+            b"event",
+            b"id",
+            b"retry",
+            b"x",
+            b"7",
+            b"\x00",
+            BOM,
+            b"\xef",
+            b"\xc3",
+            b"\xa9",
+            b"\xe2\x82\xac",
+        ]
     ),
     max_size=40,
 ).map(b"".join)
