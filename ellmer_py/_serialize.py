@@ -25,7 +25,7 @@ from ._content import (
     ContentToolResult,
 )
 from ._errors import ConfigurationError
-from ._turn import AssistantPartialTurn, AssistantTurn, SystemTurn, Turn, UserTurn
+from ._turn import AssistantPartialTurn, AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
 
 if TYPE_CHECKING:
     import cattrs
@@ -55,35 +55,130 @@ _TURN_TAG = {cls: tag for tag, cls in TURN_CLASSES.items()}
 _CONTENT_BY_KIND = {cls.kind: cls for cls in CONTENT_CLASSES}
 
 
+class _RecordError(ValueError):
+    """A record value that is wrong in a way worth its own message."""
+
+
 @cache
 def converter() -> cattrs.Converter:
     """The one configured cattrs Converter for ellmer-py's data model."""
     import cattrs
     from cattrs.strategies import configure_tagged_union
 
-    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     conv.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode("ascii"))
-    conv.register_structure_hook(bytes, lambda v, _: base64.b64decode(v, validate=True))
+    conv.register_structure_hook(bytes, _structure_bytes)
     conv.register_unstructure_hook(Any, lambda v: v)  # type: ignore[arg-type]
     conv.register_structure_hook(Any, lambda v, _: v)  # type: ignore[arg-type]
+    # cattrs would turn 5 into "5" and "3" into 3; a record says what it means.
+    for scalar in (str, int, float, bool):
+        conv.register_structure_hook(scalar, _structure_scalar)
+    tokens_hook = conv.get_structure_hook(Tokens)
+    conv.register_structure_hook(
+        Tokens, lambda v, t: tokens_hook(_check_dict(v, "an object of token counts"), t)
+    )
     # Order matters: cattrs builds each class's hook when the union is
-    # configured, so Content's hooks must exist before the Turn union is made.
-    # Fields typed with a base class (Turn.contents) go through its union.
-    for base, classes, tag_name, tag in (
-        (Content, CONTENT_CLASSES, "kind", lambda cls: cls.kind),
-        (Turn, tuple(TURN_CLASSES.values()), "role", _TURN_TAG.__getitem__),
+    # configured, so Content's hooks (and the contents tuple's) must exist
+    # before the Turn union is made. Fields typed with a base class
+    # (Turn.contents) go through its union.
+    for base, classes, tag_name, tag, noun in (
+        (Content, CONTENT_CLASSES, "kind", lambda cls: cls.kind, "content kind"),
+        (Turn, tuple(TURN_CLASSES.values()), "role", _TURN_TAG.__getitem__, "turn role"),
     ):
         union = _union(classes)
         configure_tagged_union(union, conv, tag_generator=tag, tag_name=tag_name)
+        known = {tag(cls) for cls in classes}
         conv.register_unstructure_hook_func(
             lambda t, base=base: t is base,
-            lambda v, union=union: conv.unstructure(v, unstructure_as=union),
+            lambda v, union=union, classes=classes: conv.unstructure(
+                _recordable(v, classes), unstructure_as=union
+            ),
         )
         conv.register_structure_hook_func(
             lambda t, base=base: t is base,
-            lambda v, _, union=union: conv.structure(v, union),
+            lambda v, _, union=union, tag_name=tag_name, known=known, noun=noun: conv.structure(
+                _check_tag(v, tag_name, known, noun), union
+            ),
         )
+        if base is Content:
+            contents_hook = conv.get_structure_hook(tuple[Content, ...])
+            conv.register_structure_hook_func(
+                lambda t: t == tuple[Content, ...],
+                lambda v, t, hook=contents_hook: hook(_check_list(v, "a list of contents"), t),
+            )
     return conv
+
+
+def _structure_bytes(value: Any, _: Any) -> bytes:
+    """Bytes travel as base64 text; anything else is an error that says so."""
+    if not isinstance(value, str):
+        raise _RecordError(f"expected base64 text for bytes, got {type(value).__name__}")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        raise _RecordError(f"not valid base64: {_preview(value)}") from None
+
+
+def _structure_scalar(value: Any, cls: type) -> Any:
+    """Accept a JSON scalar of the right type only (an int will do for a float)."""
+    if cls is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, cls) and (cls is bool or not isinstance(value, bool)):
+        return value
+    raise _RecordError(f"expected {cls.__name__}, got {type(value).__name__} {_preview(value)}")
+
+
+def _check_tag(value: Any, tag_name: str, known: set[str], noun: str) -> Any:
+    """Name what is wrong with a tagged object before cattrs looks inside it."""
+    if not isinstance(value, dict):
+        raise _RecordError(
+            f"expected an object for a {noun.split()[0]}, got {type(value).__name__}"
+        )
+    if tag_name not in value:
+        raise _RecordError(f'missing the "{tag_name}" tag (known: {", ".join(sorted(known))})')
+    if value[tag_name] not in known:
+        raise _RecordError(
+            f"unknown {noun} {value[tag_name]!r} (known: {', '.join(sorted(known))})"
+        )
+    return value
+
+
+def _check_dict(value: Any, what: str) -> Any:
+    """A JSON object is required here."""
+    if not isinstance(value, dict):
+        raise _RecordError(f"expected {what}, got {type(value).__name__}")
+    return value
+
+
+def _check_list(value: Any, what: str) -> Any:
+    """A JSON array is required here, not a string or object that happens to iterate."""
+    if not isinstance(value, (list, tuple)):
+        raise _RecordError(f"expected {what}, got {type(value).__name__}")
+    return value
+
+
+def _recordable(value: Any, classes: Sequence[type[Any]]) -> Any:
+    """Refuse to record an instance of a bare base class (it has no tag)."""
+    if type(value) not in classes:
+        names = ", ".join(cls.__name__ for cls in classes)
+        raise ConfigurationError(
+            f"contents_record() cannot record a {type(value).__name__}; use one of: {names}."
+        )
+    return value
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _format_exception(exc: BaseException, type_: Any) -> str:
+    """cattrs' messages, except ours, which already say what is wrong."""
+    from cattrs.v import format_exception
+
+    if isinstance(exc, _RecordError):
+        return str(exc)
+    return format_exception(exc, type_)
 
 
 def _union(classes: Sequence[type[Any]]) -> Any:
@@ -93,7 +188,7 @@ def _union(classes: Sequence[type[Any]]) -> Any:
 
 
 def contents_record(x: Any) -> dict[str, Any]:
-    """A JSON-ready record of a Chat's turns, a Turn, a Content, or a list of turns (R: ``contents_record()``).
+    """A JSON-ready record of a Chat, a Turn, a Content or a list of turns (R: ``contents_record()``).
 
     The record is versioned and lossless; credentials are never part of it
     (a Chat is recorded as its turns and system prompt, not its provider).
@@ -107,7 +202,11 @@ def contents_record(x: Any) -> dict[str, Any]:
         kind, value = "turn", conv.unstructure(x, Turn)
     elif isinstance(x, Content):
         kind, value = "content", conv.unstructure(x, Content)
-    elif isinstance(x, Sequence) and not isinstance(x, (str, bytes)) and all(isinstance(t, Turn) for t in x):
+    elif (
+        isinstance(x, Sequence)
+        and not isinstance(x, (str, bytes))
+        and all(isinstance(t, Turn) for t in x)
+    ):
         kind, value = "turns", conv.unstructure(list(x), list[Turn])
     else:
         raise ConfigurationError(
@@ -129,21 +228,47 @@ def contents_replay(record: dict[str, Any] | str | bytes) -> Any:
         try:
             record = json.loads(record)
         except ValueError as exc:
-            raise ConfigurationError(f"contents_replay() was given text that is not JSON: {exc}") from None
-    if not isinstance(record, dict) or record.get("format") != _FORMAT:
-        raise ConfigurationError("contents_replay() needs a record made by contents_record().")
+            raise ConfigurationError(
+                f"contents_replay() was given text that is not JSON: {exc}"
+            ) from None
+    if not isinstance(record, dict):
+        raise ConfigurationError(
+            "contents_replay() needs a record made by contents_record() (a JSON object), "
+            f"not {type(record).__name__}."
+        )
+    if record.get("format") != _FORMAT:
+        raise ConfigurationError(
+            f'contents_replay() needs a record made by contents_record(): "format" is '
+            f"{record.get('format')!r}, not {_FORMAT!r}."
+        )
     version = record.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > RECORD_VERSION:
+        raise ConfigurationError(
+            f"This record has version {version}; this ellmer-py reads version {RECORD_VERSION}. "
+            "Upgrade ellmer-py to read newer records."
+        )
     if version != RECORD_VERSION:
         raise ConfigurationError(
-            f"This record has version {version!r}; this ellmer-py reads version {RECORD_VERSION}. "
-            "Upgrade ellmer-py to read newer records."
+            f'This record has "version" {version!r}; this ellmer-py reads version {RECORD_VERSION}.'
         )
     kinds = {"turns": list[Turn], "turn": Turn, "content": Content}
     target = kinds.get(record.get("kind"))  # type: ignore[arg-type]
     if target is None:
-        raise ConfigurationError(f"Unknown record kind {record.get('kind')!r}.")
+        raise ConfigurationError(
+            f"Unknown record kind {record.get('kind')!r} (known: content, turn, turns)."
+        )
+    if "value" not in record:
+        raise ConfigurationError('contents_replay() could not read the record: it has no "value".')
+    value = record["value"]
     try:
-        return converter().structure(record.get("value"), target)
-    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
-        detail = "; ".join(cattrs.transform_error(exc)) if isinstance(exc, cattrs.BaseValidationError) else str(exc)
-        raise ConfigurationError(f"contents_replay() could not read the record: {detail}") from None
+        if target is not Content and target is not Turn:
+            _check_list(value, "a list of turns")
+        return converter().structure(value, target)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        if isinstance(exc, cattrs.BaseValidationError):
+            messages = cattrs.transform_error(exc, "$.value", _format_exception)
+        else:
+            messages = [f"{_format_exception(exc, None)} @ $.value"]
+        raise ConfigurationError(
+            "contents_replay() could not read the record: " + "; ".join(messages)
+        ) from None

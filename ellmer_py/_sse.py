@@ -69,12 +69,24 @@ class SSEParser:
             self._buf = last
             lines.pop()
         events: list[ServerSentEvent] = []
+        data = self._data
         for raw in lines:
             line = raw.rstrip(b"\r\n")
             if not line:
-                event = self._dispatch()
-                if event is not None:
-                    events.append(event)
+                # Blank line: dispatch (inlined: this is the hot path).
+                if data:
+                    events.append(
+                        ServerSentEvent(
+                            "\n".join(data), self._event or "message", self._id, self._retry
+                        )
+                    )
+                    data = self._data = []
+                self._event = ""
+            elif line[:5] == b"data:":
+                value = line[5:]
+                if value[:1] == b" ":
+                    value = value[1:]
+                data.append(value.decode("utf-8", "replace"))
             else:
                 self._field(line)
         return events
@@ -97,15 +109,6 @@ class SSEParser:
             if text.isdigit() and text.isascii():
                 self._retry = int(text)
         # any other field name is ignored, as the standard says
-
-    def _dispatch(self) -> ServerSentEvent | None:
-        event_type = self._event or "message"
-        self._event = ""
-        if not self._data:
-            return None
-        data = "\n".join(self._data)
-        self._data = []
-        return ServerSentEvent(data, event_type, self._id, self._retry)
 
 
 def iter_sse(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from attrs import field, frozen
@@ -23,6 +23,11 @@ def _as_contents(value: str | Content | Iterable[str | Content]) -> tuple[Conten
     """Accept a string, a Content, or a sequence of either; strings become text."""
     if isinstance(value, (str, Content)):
         value = (value,)
+    elif isinstance(value, (bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(
+            "A turn's contents must be a string, a Content, or a sequence of those, "
+            f"not {type(value).__name__}."
+        )
     out: list[Content] = []
     for item in value:
         if isinstance(item, str):
