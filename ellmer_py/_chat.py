@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Literal, TextIO
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Literal, TextIO, TypeVar
 
 from ._content import Content
 from ._echo import Echo, EchoWriter, resolve_echo
@@ -22,6 +23,7 @@ from ._turn import (
 __all__ = ["Chat", "SystemPromptFallback"]
 
 SystemPromptFallback = Literal["error", "merge"]
+_T = TypeVar("_T")
 
 
 def _user_turn(args: Sequence[str | Content | Turn]) -> UserTurn:
@@ -57,10 +59,14 @@ class Chat:
         echo_stream: TextIO | None = None,
     ) -> None:
         if not isinstance(provider, Provider):
-            raise ConfigurationError(f"Chat needs a Provider, not {type(provider).__name__}.")
+            raise ConfigurationError(
+                f"Chat needs a Provider, not {type(provider).__name__}; make a chat with "
+                'chat_huggingface(...) or chat("provider/model") instead.'
+            )
         if system_prompt_fallback not in ("error", "merge"):
             raise ConfigurationError(
-                f"system_prompt_fallback must be 'error' or 'merge', not {system_prompt_fallback!r}."
+                "system_prompt_fallback must be 'error' or 'merge', "
+                f"not {system_prompt_fallback!r}."
             )
         self._provider = provider
         self._turns: list[Turn] = []
@@ -91,7 +97,9 @@ class Chat:
         turns = list(turns)
         for turn in turns:
             if not isinstance(turn, Turn):
-                raise ConfigurationError(f"set_turns() takes Turn objects, not {type(turn).__name__}.")
+                raise ConfigurationError(
+                    f"set_turns() takes Turn objects, not {type(turn).__name__}."
+                )
         if turns and isinstance(turns[0], SystemTurn):
             self.set_system_prompt(turns[0].text)
             turns = turns[1:]
@@ -113,7 +121,10 @@ class Chat:
         return self._system_prompt
 
     def set_system_prompt(self, value: str | Sequence[str] | None) -> Chat:
-        """Set or clear the system prompt (R: ``$set_system_prompt()``); lists join with blank lines."""
+        """Set or clear the system prompt (R: ``$set_system_prompt()``).
+
+        A list of strings is joined with blank lines; None or "" clears it.
+        """
         if value is not None and not isinstance(value, str):
             if not all(isinstance(v, str) for v in value):
                 raise ConfigurationError("system_prompt must be a string or a list of strings.")
@@ -151,7 +162,10 @@ class Chat:
         return total
 
     def get_tokens(self) -> list[dict[str, Any]]:
-        """Tokens of each assistant turn: input, output, cached input, cost (R: ``$get_tokens()``)."""
+        """Tokens of each assistant turn: input, output, cached input, cost.
+
+        (R: ``$get_tokens()``.)
+        """
         rows = []
         for turn in self._turns:
             if isinstance(turn, AssistantTurn):
@@ -168,7 +182,10 @@ class Chat:
         return rows
 
     def get_cost(self, include: Literal["all", "last"] = "all") -> float | None:
-        """The cost of the conversation (or of the last answer), None where unknown (R: ``$get_cost()``)."""
+        """The cost of the conversation, or of the last answer; None where unknown.
+
+        (R: ``$get_cost()``.)
+        """
         turns = [t for t in self._turns if isinstance(t, AssistantTurn)]
         if include == "last":
             turns = turns[-1:]
@@ -201,7 +218,7 @@ class Chat:
             return True
         raise system_prompt_error(self._provider.name, self._provider.model, limitation.advice)
 
-    def _with_fallback(self, user: UserTurn, send: Any) -> Any:
+    def _with_fallback(self, user: UserTurn, send: Callable[[list[Turn]], _T]) -> _T:
         merge = self._merge_system_prompt()
         try:
             return send(self._request_turns(user, merge))
@@ -225,10 +242,12 @@ class Chat:
         writer = EchoWriter(mode, self._echo_stream)
         writer.user(user.text)
         pieces = []
-        for piece in self._stream_turn(user):
-            writer.output(piece)
-            pieces.append(piece)
-        writer.end()
+        try:
+            for piece in self._stream_turn(user):
+                writer.output(piece)
+                pieces.append(piece)
+        finally:
+            writer.end()
         return "".join(pieces)
 
     def stream(self, *args: str | Content) -> Iterator[str]:
@@ -257,7 +276,12 @@ class Chat:
             reason = f"{type(exc).__name__}: {exc}"
             self._turns += [user, _partial(state.turn(time.perf_counter() - start), reason)]
             raise
-        self._turns += [user, state.turn(time.perf_counter() - start)]
+        turn = state.turn(time.perf_counter() - start)
+        if not state.complete:
+            reason = "the stream ended before the server said the answer was finished"
+            warnings.warn(f"{provider.name}: {reason}; kept as a partial turn.", UserWarning, stacklevel=2)
+            turn = _partial(turn, reason)
+        self._turns += [user, turn]
 
 
 def _partial(turn: AssistantTurn, reason: str) -> AssistantPartialTurn:

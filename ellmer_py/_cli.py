@@ -21,7 +21,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog="The Hugging Face key comes from HUGGINGFACE_API_KEY, HF_TOKEN or "
         "the token file huggingface-cli login writes.",
     )
-    parser.add_argument("prompt", nargs="?", help="what to say; read from standard input if left out or '-'")
+    parser.add_argument(
+        "prompt", nargs="?", help="what to say; read from standard input if left out or '-'"
+    )
     parser.add_argument(
         "-p",
         "--provider",
@@ -32,7 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-s", "--system-prompt", help="system prompt")
     parser.add_argument("--base-url", help="API root of another OpenAI-compatible server")
     parser.add_argument(
-        "--echo", choices=("output", "all"), default="output", help="what to print (default: %(default)s)"
+        "--echo",
+        choices=("output", "all"),
+        default="output",
+        help="what to print (default: %(default)s)",
     )
     return parser
 
@@ -45,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stdin is None or sys.stdin.isatty():
             print("ellmer-py: give a prompt as an argument or on standard input.", file=sys.stderr)
             return 2
-        prompt = sys.stdin.read()
+        prompt = sys.stdin.read().rstrip("\r\n")  # the newline that ends piped text
     if not prompt.strip():
         print("ellmer-py: the prompt is empty.", file=sys.stderr)
         return 2

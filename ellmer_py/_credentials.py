@@ -30,19 +30,23 @@ def reject_api_key(function: str, api_key: object, *, env: Sequence[str] = ()) -
     """
     if api_key is None:
         return
-    where = " or ".join(f"the {name} environment variable" for name in env)
-    instead = f"Set {where}, or pass " if where else "Pass "
+    names = " or ".join(env)
+    instead = f"Set the {names} environment variable, or pass " if env else "Pass "
     raise DeprecatedArgumentError(
-        f"{function}(api_key=...) is deprecated and not accepted by ellmer-py. "
-        f"{instead}credentials=, a function that returns the key "
-        f"(for example credentials=lambda: os.environ['MY_KEY'])."
+        f"{function}(api_key=...) is deprecated and not accepted by ellmer-py, so that keys "
+        f"stay out of code. {instead}"
+        "credentials=, a function that returns the key "
+        "(for example credentials=lambda: os.environ['MY_KEY'])."
     )
 
 
 def _check_value(function: str, value: object) -> CredentialValue:
     if isinstance(value, str):
         if not value:
-            raise ConfigurationError(f"{function}(credentials=...) returned an empty key.")
+            raise ConfigurationError(
+                f"{function}(credentials=...) returned an empty key; check where the "
+                "function reads it from (an unset environment variable?)."
+            )
         return value
     if isinstance(value, Mapping) and all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
@@ -121,7 +125,9 @@ def env_credentials(
     return read
 
 
-def auth_headers(value: CredentialValue, header: str = "Authorization", prefix: str = "Bearer ") -> dict[str, str]:
+def auth_headers(
+    value: CredentialValue, header: str = "Authorization", prefix: str = "Bearer "
+) -> dict[str, str]:
     """Headers for a credential: a key goes in ``header``; a dict is used as it is."""
     if isinstance(value, str):
         return {header: f"{prefix}{value}"}

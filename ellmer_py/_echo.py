@@ -48,6 +48,7 @@ class EchoWriter:
     def __init__(self, mode: Echo, stream: TextIO | None = None) -> None:
         self.mode = mode
         self.stream = stream
+        self._started = False
 
     def _out(self) -> TextIO:
         return self.stream if self.stream is not None else sys.stdout
@@ -65,10 +66,11 @@ class EchoWriter:
             out = self._out()
             out.write(text)
             out.flush()
+            self._started = True
 
     def end(self) -> None:
-        """Finish the answer with a newline."""
-        if self.mode != "none":
+        """Finish the answer with a newline, if any of it was shown."""
+        if self._started:
             out = self._out()
             out.write("\n")
             out.flush()

@@ -8,7 +8,6 @@ line of the server's own words, inside an error class chosen by status.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Mapping
@@ -28,9 +27,14 @@ __all__ = ["error_from_response", "server_message", "status_error_class"]
 
 _MAX_MESSAGE = 500
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray")
-_TAG = re.compile(r"<[^>]+>")
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
+# HTML patterns, compiled (and cached by ``re``) on first use, not at import.
+_HTML_FLAGS = re.IGNORECASE | re.DOTALL
+_TAG = r"<[^>]+>"
+_TITLE = r"<title[^>]*>(.*?)</title>"
+_H1 = r"<h1[^>]*>(.*?)</h1>"
+_BODY = r"<body[^>]*>(.*?)(?:</body\s*>|$)"
+_INVISIBLE = r"<(head|script|style|noscript|template)\b[^>]*>.*?</\1\s*>|<!--.*?-->"
+_MAX_HTML_TEXT = 200
 
 
 def status_error_class(status: int) -> type[HTTPStatusError]:
@@ -57,6 +61,15 @@ def _one_line(text: str) -> str:
     return text
 
 
+def _labelled(message: str, doc: Mapping[str, Any]) -> str:
+    """The message with the server's machine-readable reason or code, when it adds one."""
+    for key in ("reason", "code"):
+        label = doc.get(key)
+        if isinstance(label, str) and label and label not in message:
+            return f"{message} ({label})"
+    return message
+
+
 def _message_from_json(doc: Any) -> str | None:
     if isinstance(doc, str):
         return doc
@@ -65,7 +78,7 @@ def _message_from_json(doc: Any) -> str | None:
     if not isinstance(doc, Mapping):
         return None
     error = doc.get("error")
-    if isinstance(error, str):
+    if isinstance(error, str) and error:
         return error
     if isinstance(error, Mapping):
         found = _message_from_json(error)
@@ -73,41 +86,65 @@ def _message_from_json(doc: Any) -> str | None:
             return found
     for key in ("message", "detail", "error_message", "msg"):
         value = doc.get(key)
-        if isinstance(value, str):
-            reason = doc.get("reason")
-            if key == "message" and isinstance(reason, str) and reason not in value:
-                return f"{value} ({reason})"
-            return value
+        if isinstance(value, str) and value:
+            if key == "msg" and isinstance(doc.get("loc"), list):
+                # one FastAPI validation error: {"loc": ["body", "messages"], "msg": ...}
+                where = ".".join(str(part) for part in doc["loc"])
+                return f"{where}: {value}" if where else value
+            return _labelled(value, doc) if key == "message" else value
         if value is not None and key == "detail":
             # FastAPI validation errors: a list of {"loc", "msg", ...}
             return _message_from_json(value) or json.dumps(value)
     return None
 
 
-def server_message(body: bytes, content_type: str | None, headers: Mapping[str, str] | None = None) -> str:
-    """The server's own message about an error, as one readable line."""
+def _html_message(text: str) -> str:
+    """One line from an HTML error page: its visible text if short, else its title."""
+    import html  # only for HTML pages: html.entities is slow to import
+
+    def words(fragment: str) -> str:
+        return _one_line(html.unescape(re.sub(_TAG, " ", fragment)))
+
+    page = re.sub(_INVISIBLE, " ", text, flags=_HTML_FLAGS)
+    body = re.search(_BODY, page, _HTML_FLAGS)
+    visible = words(body.group(1) if body else page)
+    if visible and len(visible) <= _MAX_HTML_TEXT:
+        return visible  # e.g. "502 Bad Gateway"
+    for pattern in (_TITLE, _H1):
+        match = re.search(pattern, text, _HTML_FLAGS)
+        if match:
+            inner = words(match.group(1))
+            if inner:
+                return inner
+    return visible or "(an HTML error page with no text)"
+
+
+def server_message(
+    body: bytes, content_type: str | None, headers: Mapping[str, str] | None = None
+) -> str:
+    """The server's own message about an error, as one readable line.
+
+    The body is read as JSON (whatever the content type says), HTML or
+    plain text; when it says nothing, the ``x-error-message`` header the
+    Hugging Face router sets is used.
+    """
     headers = headers or {}
+    header_message = _one_line(headers.get("x-error-message") or "")
     text = body.decode("utf-8", "replace").strip()
     ctype = (content_type or "").lower()
-    if text[:1] in "{[":
+    if text[:1] in ("{", "[", '"'):
         try:
             doc = json.loads(text)
         except ValueError:
             doc = None
         if doc is not None:
             found = _message_from_json(doc)
-            return _one_line(found if found else text)
+            return _one_line(found) if found else header_message or _one_line(text)
     if "html" in ctype or text[:1] == "<":
-        match = _TITLE.search(text) or _H1.search(text)
-        inner = match.group(1) if match else _TAG.sub(" ", text)
-        inner = html.unescape(_TAG.sub(" ", inner))
-        return _one_line(inner) or "(an HTML error page with no title)"
+        return _html_message(text)
     if text:
         return _one_line(text)
-    header_message = headers.get("x-error-message")
-    if header_message:
-        return _one_line(header_message)
-    return "(the server sent no message)"
+    return header_message or "(the server sent no message)"
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -117,7 +154,17 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     try:
         return max(0.0, float(raw))
     except ValueError:
+        pass
+    from datetime import datetime, timezone  # rare: not worth their import time up front
+    from email.utils import parsedate_to_datetime
+
+    try:  # an HTTP date
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def error_from_response(

@@ -65,7 +65,10 @@ def _content_part(content: Content) -> dict[str, Any]:
     if isinstance(content, ContentPDF):
         return {
             "type": "file",
-            "file": {"filename": content.filename, "file_data": _data_url("application/pdf", content.data)},
+            "file": {
+                "filename": content.filename,
+                "file_data": _data_url("application/pdf", content.data),
+            },
         }
     if isinstance(content, ContentJson):
         return {"type": "text", "text": json.dumps(content.value)}
@@ -104,7 +107,9 @@ def _messages(turn: Turn, preserve_thinking: bool) -> list[dict[str, Any]]:
                 "type": "function",
                 "function": {
                     "name": c.name,
-                    "arguments": c.arguments if isinstance(c.arguments, str) else json.dumps(c.arguments),
+                    "arguments": c.arguments
+                    if isinstance(c.arguments, str)
+                    else json.dumps(c.arguments),
                 },
             }
             for c in turn.contents
@@ -164,9 +169,18 @@ def _tool_request(call: Mapping[str, Any], index: int) -> ContentToolRequest:
     )
 
 
-def _assemble(
-    thinking: str, text: str, calls: Sequence[ContentToolRequest]
-) -> tuple[Content, ...]:
+def _text_of(content: Any) -> str:
+    """Message content as text: a string, or (some servers) a list of text parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p["text"] for p in content if isinstance(p, Mapping) and isinstance(p.get("text"), str)
+        )
+    return ""
+
+
+def _assemble(thinking: str, text: str, calls: Sequence[ContentToolRequest]) -> tuple[Content, ...]:
     contents: list[Content] = []
     if thinking:
         contents.append(ContentThinking(thinking))
@@ -181,6 +195,8 @@ def stream_error_message(doc: Any) -> str | None:
     if not isinstance(doc, Mapping) or "error" not in doc or "choices" in doc:
         return None
     error = doc["error"]
+    if error is None or error == "" or error == {}:
+        return None  # "error": null on an ordinary chunk is no error
     if isinstance(error, Mapping):
         return str(error.get("message") or json.dumps(error))
     return str(error)
@@ -189,64 +205,102 @@ def stream_error_message(doc: Any) -> str | None:
 class StreamState:
     """Accumulates the chunks of one streamed answer into an AssistantTurn."""
 
-    __slots__ = ("_calls", "_last", "_text", "_thinking", "finish_reason", "usage")
+    __slots__ = (
+        "_by_index",
+        "_calls",
+        "_last",
+        "_text",
+        "_thinking",
+        "chunks",
+        "done",
+        "finish_reason",
+        "usage",
+    )
 
     def __init__(self) -> None:
         self._text: list[str] = []
         self._thinking: list[str] = []
-        self._calls: dict[int, dict[str, Any]] = {}
+        self._calls: list[dict[str, Any]] = []  # in the order they started
+        self._by_index: dict[Any, dict[str, Any]] = {}  # the call each index now feeds
         self._last: Any = None
         self.finish_reason: str | None = None
         self.usage: Any = None
+        self.chunks = 0
+        #: True once the server said the stream is over ([DONE]).
+        self.done = False
+
+    @property
+    def complete(self) -> bool:
+        """Whether the server marked the answer finished ([DONE] or a finish reason)."""
+        return self.done or self.finish_reason is not None
 
     def add(self, doc: Any) -> str | None:
         """Take one decoded chunk; return the text it adds, if any."""
         self._last = doc
+        self.chunks += 1
         usage = doc.get("usage")
         if usage:
             self.usage = usage  # some providers send it on every chunk: keep the last
         choices = doc.get("choices")
-        if not choices:
+        if not choices or not isinstance(choices, list):
             return None
         choice = choices[0]
+        if not isinstance(choice, Mapping):
+            return None
         reason = choice.get("finish_reason")
         if reason:
             self.finish_reason = reason
         delta = choice.get("delta") or choice.get("message")
-        if not delta:
+        if not isinstance(delta, Mapping):
             return None
         thinking = delta.get("reasoning") or delta.get("reasoning_content")
-        if thinking:
+        if isinstance(thinking, str) and thinking:
             self._thinking.append(thinking)
         calls = delta.get("tool_calls")
-        if calls:
+        if calls and isinstance(calls, list):
             self._add_calls(calls)
-        text = delta.get("content")
+        text = _text_of(delta.get("content"))
         if text:
             self._text.append(text)
-            return text  # type: ignore[no-any-return]
+            return text
         return None
 
-    def _add_calls(self, calls: Sequence[Mapping[str, Any]]) -> None:
+    def _add_calls(self, calls: Sequence[Any]) -> None:
+        """Merge tool-call deltas: by ``index``; a new ``id`` at an index starts a new call.
+
+        OpenAI sends the id and name once, then argument fragments with only
+        the index; some servers send no id at all, or (Together) index -1
+        for every call, or (old TGI) the arguments as an object.
+        """
         for position, call in enumerate(calls):
+            if not isinstance(call, Mapping):
+                continue
             index = call.get("index", position)
-            slot = self._calls.setdefault(index, {"id": None, "name": "", "arguments": None})
-            if call.get("id"):
-                slot["id"] = call["id"]
+            call_id = call.get("id")
+            has_id = call_id is not None and call_id != ""
+            slot = self._by_index.get(index)
+            if slot is None or (has_id and slot["id"] is not None and slot["id"] != call_id):
+                slot = {"id": None, "name": "", "arguments": None}
+                self._calls.append(slot)
+                self._by_index[index] = slot
+            if has_id:
+                slot["id"] = call_id
             function = call.get("function") or {}
-            if function.get("name"):
-                slot["name"] += function["name"]
+            name = function.get("name")
+            if name and not slot["name"]:
+                slot["name"] = name  # sent once; some servers repeat it on every delta
             args = function.get("arguments")
             if isinstance(args, str):
-                slot["arguments"] = (slot["arguments"] or "") + args
+                slot["arguments"] = (
+                    slot["arguments"] if isinstance(slot["arguments"], str) else ""
+                ) + args
             elif args is not None:
                 slot["arguments"] = args
 
     def turn(self, duration: float | None = None) -> AssistantTurn:
         """The AssistantTurn for everything received so far."""
         calls = [
-            _tool_request({"id": c["id"], "function": c}, i)
-            for i, c in enumerate(self._calls[k] for k in sorted(self._calls))
+            _tool_request({"id": c["id"], "function": c}, i) for i, c in enumerate(self._calls)
         ]
         return AssistantTurn(
             _assemble("".join(self._thinking), "".join(self._text), calls),
@@ -293,7 +347,12 @@ class OpenAIChat:
         messages: list[dict[str, Any]] = []
         for turn in turns:
             messages.extend(_messages(turn, self.preserve_thinking))
-        body: dict[str, Any] = {"model": model, "messages": messages, **wire_params, "stream": stream}
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": messages,
+            **wire_params,
+            "stream": stream,
+        }
         if stream and self.stream_usage:
             body["stream_options"] = {"include_usage": True}
         return body
@@ -301,24 +360,38 @@ class OpenAIChat:
     def turn_from_response(self, doc: Any, duration: float | None = None) -> AssistantTurn:
         """The AssistantTurn for a non-streamed answer (R: ``value_turn``)."""
         if not isinstance(doc, Mapping):
-            raise MalformedResponseError(f"Expected a JSON object from the server, got {type(doc).__name__}.")
+            raise MalformedResponseError(
+                f"Expected a JSON object from the server, got {type(doc).__name__}."
+            )
         message = stream_error_message(doc)
         if message is not None:
-            raise StreamErrorEvent(f"The server answered with an error: {message}", server_message=message)
+            raise StreamErrorEvent(
+                f"The server answered with an error: {message}", server_message=message
+            )
         choices = doc.get("choices")
         if not choices or not isinstance(choices, list):
             raise MalformedResponseError(
                 "The server's answer has no 'choices': " + json.dumps(doc)[:200]
             )
         choice = choices[0]
-        message_doc = choice.get("message") or choice.get("delta") or {}
-        content = message_doc.get("content")
-        if isinstance(content, list):  # some servers answer with parts
-            content = "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
-        thinking = message_doc.get("reasoning") or message_doc.get("reasoning_content") or ""
-        calls = [_tool_request(c, i) for i, c in enumerate(message_doc.get("tool_calls") or [])]
+        message_doc = None
+        if isinstance(choice, Mapping):
+            message_doc = choice.get("message") or choice.get("delta") or {}
+        if not isinstance(message_doc, Mapping):
+            raise MalformedResponseError(
+                "The server's answer has no message: " + json.dumps(doc)[:200]
+            )
+        content = _text_of(message_doc.get("content"))
+        thinking = message_doc.get("reasoning") or message_doc.get("reasoning_content")
+        thinking = thinking if isinstance(thinking, str) else ""
+        raw_calls = message_doc.get("tool_calls")
+        calls = [
+            _tool_request(c, i)
+            for i, c in enumerate(raw_calls if isinstance(raw_calls, list) else [])
+            if isinstance(c, Mapping)
+        ]
         return AssistantTurn(
-            _assemble(thinking, content or "", calls),
+            _assemble(thinking, content, calls),
             tokens=_tokens(doc.get("usage")),
             finish_reason=_finish_reason(choice.get("finish_reason")),
             duration=duration,
@@ -343,14 +416,21 @@ class OpenAIChat:
         except ValueError:
             if event.event == "error":
                 raise StreamErrorEvent(
-                    f"The server sent an error in the stream: {data[:300]}", server_message=data[:300]
+                    f"The server sent an error in the stream: {data[:300]}",
+                    server_message=data[:300],
                 ) from None
-            raise MalformedResponseError(f"The stream carried data that is not JSON: {data[:200]!r}") from None
+            raise MalformedResponseError(
+                f"The stream carried data that is not JSON: {data[:200]!r}"
+            ) from None
         message = stream_error_message(doc) if isinstance(doc, Mapping) else None
         if event.event == "error" and message is None:
             message = data[:300]
         if message is not None:
-            raise StreamErrorEvent(f"The server sent an error in the stream: {message}", server_message=message)
+            raise StreamErrorEvent(
+                f"The server sent an error in the stream: {message}", server_message=message
+            )
         if not isinstance(doc, Mapping):
-            raise MalformedResponseError(f"The stream carried JSON that is not an object: {data[:200]!r}")
+            raise MalformedResponseError(
+                f"The stream carried JSON that is not an object: {data[:200]!r}"
+            )
         return doc

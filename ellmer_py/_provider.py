@@ -21,7 +21,7 @@ from ._openai_chat import OpenAIChat, StreamState
 from ._params import Params
 from ._sse import ServerSentEvent, SSEParser
 from ._transport import StreamResponse, Transport
-from ._turn import AssistantTurn, Turn
+from ._turn import AssistantTurn, SystemTurn, Turn
 
 __all__ = ["ModelLimitation", "Provider", "is_system_role_error"]
 
@@ -56,10 +56,15 @@ class ModelLimitation:
 
 
 def system_prompt_error(
-    provider: str, model: str, advice: str = "", *, cause: str | None = None, status: int | None = None
+    provider: str,
+    model: str,
+    advice: str = "",
+    *,
+    cause: str | None = None,
+    status: int | None = None,
 ) -> ModelLimitationError:
     """The one error for "this model does not take a system prompt"."""
-    said = f" The server said: {cause}." if cause else ""
+    said = f" The server said: {cause.rstrip('.')}." if cause else ""
     advice = advice or "Choose another model, or drop the system prompt"
     return ModelLimitationError(
         f"{provider}: the model {model!r} does not support a system prompt.{said} "
@@ -73,6 +78,16 @@ def system_prompt_error(
     )
 
 
+def _copied(value: Any) -> Any:
+    """A deep copy of a mapping, so the caller's later changes never reach requests.
+
+    Anything else is passed through for ``__attrs_post_init__`` to reject clearly.
+    """
+    import copy
+
+    return copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value
+
+
 @frozen(repr=False)
 class Provider:
     """Everything needed to send a chat request to one provider (R: ``Provider``)."""
@@ -82,8 +97,8 @@ class Provider:
     base_url: str
     protocol: OpenAIChat = field(factory=OpenAIChat)
     params: Params | None = None
-    api_args: Mapping[str, Any] = field(factory=dict)
-    api_headers: Mapping[str, str] = field(factory=dict)
+    api_args: Mapping[str, Any] = field(factory=dict, converter=_copied)
+    api_headers: Mapping[str, str] = field(factory=dict, converter=_copied)
     credentials: Credentials | None = field(default=None, eq=False)
     auth_header: str = "Authorization"
     auth_prefix: str = "Bearer "
@@ -110,7 +125,9 @@ class Provider:
         if not isinstance(self.api_headers, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in self.api_headers.items()
         ):
-            raise ConfigurationError(f"{self.name}: api_headers must be a dict of strings to strings.")
+            raise ConfigurationError(
+                f"{self.name}: api_headers must be a dict of strings to strings."
+            )
 
     def __repr__(self) -> str:
         return f"<Provider {self.name} model={self.model!r} base_url={self.base_url!r}>"
@@ -125,7 +142,9 @@ class Provider:
 
     def limitation(self, feature: str) -> ModelLimitation | None:
         """The declared limitation of this model for ``feature``, if any."""
-        return next((x for x in self.limitations if x.feature == feature and x.matches(self.model)), None)
+        return next(
+            (x for x in self.limitations if x.feature == feature and x.matches(self.model)), None
+        )
 
     # -- requests -----------------------------------------------------------
 
@@ -149,11 +168,15 @@ class Provider:
 
     def chat_body(self, turns: Sequence[Turn], *, stream: bool) -> dict[str, Any]:
         """The request body: the protocol's, then ``api_args`` merged with modify_list."""
-        body = self.protocol.chat_body(turns, model=self.model, wire_params=self.wire_params, stream=stream)
+        body = self.protocol.chat_body(
+            turns, model=self.model, wire_params=self.wire_params, stream=stream
+        )
         return modify_list(body, self.api_args)
 
-    def _translate(self, exc: BadRequestError) -> Exception:
-        if is_system_role_error(exc.server_message):
+    def _translate(self, exc: BadRequestError, turns: Sequence[Turn]) -> EllmerError:
+        """A template error about the system role, for a request that had one, is a limitation."""
+        sent_system = any(isinstance(t, SystemTurn) for t in turns)
+        if sent_system and is_system_role_error(exc.server_message):
             limitation = self.limitation("system_prompt")
             return system_prompt_error(
                 self.name,
@@ -164,29 +187,40 @@ class Provider:
             )
         return exc
 
+    def _failure(self, exc: EllmerError, turns: Sequence[Turn]) -> EllmerError:
+        """The error to raise for a failed request, with the provider named.
+
+        (The transport has already removed any credential a server quoted back.)
+        """
+        if isinstance(exc, BadRequestError):
+            return self._translate(exc, turns)
+        return _tagged(exc, self.name)
+
     def chat_perform(self, turns: Sequence[Turn]) -> AssistantTurn:
         """Send the turns and return the model's answer, not streamed."""
         start = time.perf_counter()
         try:
             doc = self.transport.request_json(
-                "POST", self.chat_url(), headers=self.headers(), body=self.chat_body(turns, stream=False)
+                "POST",
+                self.chat_url(),
+                headers=self.headers(),
+                body=self.chat_body(turns, stream=False),
             )
             return self.protocol.turn_from_response(doc, duration=time.perf_counter() - start)
-        except BadRequestError as exc:
-            raise self._translate(exc) from None
         except EllmerError as exc:
-            raise _tagged(exc, self.name) from None
+            raise self._failure(exc, turns) from None
 
     def stream_open(self, turns: Sequence[Turn]) -> StreamResponse:
         """Send the turns asking for a stream; HTTP errors are raised here."""
         try:
             return self.transport.stream(
-                "POST", self.chat_url(), headers=self.headers(), body=self.chat_body(turns, stream=True)
+                "POST",
+                self.chat_url(),
+                headers=self.headers(),
+                body=self.chat_body(turns, stream=True),
             )
-        except BadRequestError as exc:
-            raise self._translate(exc) from None
         except EllmerError as exc:
-            raise _tagged(exc, self.name) from None
+            raise self._failure(exc, turns) from None
 
     def stream_text(self, response: StreamResponse, state: StreamState) -> Iterator[str]:
         """Yield text from an open stream as it arrives, filling ``state``.
@@ -211,9 +245,20 @@ class Provider:
                 for event in parser.feed(chunk):
                     doc = protocol.parse_event(event)
                     if doc is None:
-                        for _ in chunks:  # read to the end so the connection can be reused
-                            pass
+                        state.done = True
+                        response.finish()  # read the rest briefly, so the connection can be reused
                         return
+                    text = state.add(doc)
+                    if text:
+                        yield text
+            # The body ended without [DONE] (cerebras never sends it).
+            event, tail = parser.finish()
+            if event is None and tail.strip() and state.chunks == 0:
+                # No SSE framing at all: a bare JSON document, usually an error.
+                event = ServerSentEvent(tail.decode("utf-8", "replace").strip())
+            if event is not None:
+                doc = protocol.parse_event(event)
+                if doc is not None:
                     text = state.add(doc)
                     if text:
                         yield text

@@ -31,6 +31,9 @@ __all__ = [
     "get_provider_spec",
     "list_providers",
     "plugin_manager",
+    "register_plugin",
+    "reload_plugins",
+    "unregister_plugin",
 ]
 
 ENTRY_POINT_GROUP = "ellmer_py"
@@ -59,6 +62,7 @@ class _Registry:
         self._lock = threading.RLock()
         self._pm: pluggy.PluginManager | None = None
         self._specs: dict[str, ProviderSpec] | None = None
+        self._loading = False
 
     def plugin_manager(self) -> pluggy.PluginManager:
         with self._lock:
@@ -69,31 +73,25 @@ class _Registry:
 
                 pm = pluggy.PluginManager(_hookspecs.PROJECT_NAME)
                 pm.add_hookspecs(_hookspecs)
+                # Set before loading: a plugin that does ``from ellmer_py import
+                # chat_openai_compatible`` on import looks the registry up again
+                # (same thread, re-entrant lock) and sees what is loaded so far.
                 self._pm = pm
-                _load_entry_points(pm)
+                self._loading = True
+                try:
+                    _load_entry_points(pm)
+                finally:
+                    self._loading = False
             return self._pm
 
     def specs(self) -> dict[str, ProviderSpec]:
         with self._lock:
-            if self._specs is None:
-                pm = self.plugin_manager()
-                found: dict[str, ProviderSpec] = {}
-
-                def register(spec: ProviderSpec) -> None:
-                    if not isinstance(spec, ProviderSpec):
-                        raise TypeError(
-                            f"register() takes a ProviderSpec, not {type(spec).__name__}."
-                        )
-                    if spec.name in found:
-                        warnings.warn(
-                            f"Two plugins register the provider {spec.name!r}; using the later one.",
-                            stacklevel=2,
-                        )
-                    found[spec.name] = spec
-
-                pm.hook.ellmer_py_register_providers(register=register)
-                self._specs = found
-            return self._specs
+            if self._specs is not None:
+                return self._specs
+            specs = _collect_specs(self.plugin_manager())
+            if not self._loading:  # a look-up while plugins load must not be kept
+                self._specs = specs
+            return specs
 
     def invalidate(self) -> None:
         with self._lock:
@@ -115,25 +113,89 @@ def _allowed(name: str) -> bool:
     return name in {n.strip() for n in only.split(",")}
 
 
+_OWN_DIST = "ellmer-py"
+
+
+def _dist_name(ep: Any) -> str | None:
+    name = getattr(getattr(ep, "dist", None), "name", None)
+    return name if isinstance(name, str) else None
+
+
+def _skip(name: str, where: str, problem: str, exc: BaseException) -> None:
+    warnings.warn(
+        f"ellmer-py plugin {name!r} ({where}) {problem} and was skipped: "
+        f"{type(exc).__name__}: {exc}",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
-    """Load each plugin on its own: one that fails is skipped with a warning."""
+    """Load each plugin on its own: one that fails is skipped with a warning.
+
+    A plugin that imports but implements a hook ellmer-py does not define (a
+    misspelled name) is also skipped with a warning that names the hook,
+    rather than silently never being called.
+    """
     from importlib.metadata import entry_points
 
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    # ellmer-py's own entry points first, so that a third-party plugin can build
+    # on chat_openai_compatible while it is being imported.
+    found = sorted(
+        entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: _dist_name(ep) != _OWN_DIST
+    )
+    for ep in found:
         if not _allowed(ep.name) or pm.get_plugin(ep.name) is not None:
             continue
+        dist = _dist_name(ep) or "an unknown package"
+        where = f"from {dist}, {ep.value}"
         try:
             plugin = ep.load()
-            pm.register(plugin, name=ep.name)
         except Exception as exc:
-            dist = getattr(getattr(ep, "dist", None), "name", None) or "an unknown package"
-            warnings.warn(
-                f"ellmer-py plugin {ep.name!r} (from {dist}, {ep.value}) could not be loaded "
-                f"and was skipped: {type(exc).__name__}: {exc}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-    pm.check_pending()
+            _skip(ep.name, where, "could not be loaded", exc)
+            continue
+        try:
+            pm.register(plugin, name=ep.name)
+            pm.check_pending()
+        except Exception as exc:  # pluggy.PluginValidationError, or registered twice
+            if pm.get_plugin(ep.name) is plugin:
+                pm.unregister(name=ep.name)
+            _skip(ep.name, where, "is not a valid ellmer-py plugin", exc)
+
+
+def _collect_specs(pm: pluggy.PluginManager) -> dict[str, ProviderSpec]:
+    """Ask each plugin for its providers, one plugin at a time.
+
+    A plugin whose hook raises, or hands ``register`` something that is not a
+    ProviderSpec, is skipped with a warning; the others still count. Plugins
+    registered later win over earlier ones for the same provider name.
+    """
+    found: dict[str, ProviderSpec] = {}
+    for impl in pm.hook.ellmer_py_register_providers.get_hookimpls():
+        if impl.hookwrapper or impl.wrapper:
+            continue
+        mine: dict[str, ProviderSpec] = {}
+
+        def register(spec: ProviderSpec, mine: dict[str, ProviderSpec] = mine) -> None:
+            if not isinstance(spec, ProviderSpec):
+                raise TypeError(f"register() takes a ProviderSpec, not {type(spec).__name__}.")
+            mine[spec.name] = spec
+
+        try:
+            impl.function(*[{"register": register}[arg] for arg in impl.argnames])
+        except Exception as exc:
+            _skip(impl.plugin_name, "its ellmer_py_register_providers hook", "failed", exc)
+            continue
+        for name, spec in mine.items():
+            if name in found:
+                warnings.warn(
+                    f"Two plugins register the provider {name!r}; using the one from "
+                    f"plugin {impl.plugin_name!r}.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            found[name] = spec
+    return found
 
 
 def plugin_manager() -> pluggy.PluginManager:
@@ -144,14 +206,21 @@ def plugin_manager() -> pluggy.PluginManager:
 def register_plugin(plugin: object, name: str | None = None) -> None:
     """Register a plugin object directly (tests, notebooks); providers are re-read."""
     pm = plugin_manager()
-    pm.register(plugin, name=name)
-    pm.check_pending()
+    registered = pm.register(plugin, name=name)
+    try:
+        pm.check_pending()
+    except Exception:
+        # a misspelled hook fails loudly, and leaves the registry as it was
+        pm.unregister(plugin, name=registered)
+        raise
     _REGISTRY.invalidate()
 
 
 def unregister_plugin(plugin: object | None = None, name: str | None = None) -> None:
-    """Undo ``register_plugin``."""
-    plugin_manager().unregister(plugin, name=name)
+    """Undo ``register_plugin``; unknown plugins are ignored."""
+    pm = plugin_manager()
+    if (plugin is None or pm.is_registered(plugin)) and (name is None or pm.has_plugin(name)):
+        pm.unregister(plugin, name=name)
     _REGISTRY.invalidate()
 
 
@@ -186,11 +255,15 @@ def chat(name: str, **kwargs: Any) -> Chat:
     uses the provider's default model. Other keywords go to the constructor.
     """
     if not isinstance(name, str) or not name.strip():
-        raise ConfigurationError('chat() needs a "provider/model" string, such as "huggingface/org/model".')
+        raise ConfigurationError(
+            'chat() needs a "provider/model" string, such as "huggingface/org/model".'
+        )
     provider, _, model = name.partition("/")
     spec = get_provider_spec(provider)
     if model:
         if "model" in kwargs:
-            raise ConfigurationError(f"chat({name!r}) names a model already; don't pass model= too.")
+            raise ConfigurationError(
+                f"chat({name!r}) names a model already; don't pass model= too."
+            )
         kwargs["model"] = model
     return spec.chat_function(**kwargs)

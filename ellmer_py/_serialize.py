@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -63,13 +63,12 @@ class _RecordError(ValueError):
 def converter() -> cattrs.Converter:
     """The one configured cattrs Converter for ellmer-py's data model."""
     import cattrs
-    from cattrs.strategies import configure_tagged_union
 
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     conv.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode("ascii"))
     conv.register_structure_hook(bytes, _structure_bytes)
-    conv.register_unstructure_hook(Any, lambda v: v)  # type: ignore[arg-type]
-    conv.register_structure_hook(Any, lambda v, _: v)  # type: ignore[arg-type]
+    conv.register_unstructure_hook_func(lambda t: t is Any, lambda v: v)
+    conv.register_structure_hook_func(lambda t: t is Any, lambda v, _: v)
     # cattrs would turn 5 into "5" and "3" into 3; a record says what it means.
     for scalar in (str, int, float, bool):
         conv.register_structure_hook(scalar, _structure_scalar)
@@ -81,32 +80,56 @@ def converter() -> cattrs.Converter:
     # configured, so Content's hooks (and the contents tuple's) must exist
     # before the Turn union is made. Fields typed with a base class
     # (Turn.contents) go through its union.
-    for base, classes, tag_name, tag, noun in (
-        (Content, CONTENT_CLASSES, "kind", lambda cls: cls.kind, "content kind"),
-        (Turn, tuple(TURN_CLASSES.values()), "role", _TURN_TAG.__getitem__, "turn role"),
-    ):
-        union = _union(classes)
-        configure_tagged_union(union, conv, tag_generator=tag, tag_name=tag_name)
-        known = {tag(cls) for cls in classes}
-        conv.register_unstructure_hook_func(
-            lambda t, base=base: t is base,
-            lambda v, union=union, classes=classes: conv.unstructure(
-                _recordable(v, classes), unstructure_as=union
-            ),
-        )
-        conv.register_structure_hook_func(
-            lambda t, base=base: t is base,
-            lambda v, _, union=union, tag_name=tag_name, known=known, noun=noun: conv.structure(
-                _check_tag(v, tag_name, known, noun), union
-            ),
-        )
-        if base is Content:
-            contents_hook = conv.get_structure_hook(tuple[Content, ...])
-            conv.register_structure_hook_func(
-                lambda t: t == tuple[Content, ...],
-                lambda v, t, hook=contents_hook: hook(_check_list(v, "a list of contents"), t),
-            )
+    _tagged_union(conv, Content, CONTENT_CLASSES, "kind", lambda cls: cls.kind, "content kind")
+    contents_hook = conv.get_structure_hook(tuple[Content, ...])
+    conv.register_structure_hook_func(
+        lambda t: t == tuple[Content, ...],
+        lambda v, t: contents_hook(_check_list(v, "a list of contents"), t),
+    )
+    turns = tuple(TURN_CLASSES.values())
+    _tagged_union(conv, Turn, turns, "role", _TURN_TAG.__getitem__, "turn role")
     return conv
+
+
+def _tagged_union(
+    conv: cattrs.Converter,
+    base: type[Any],
+    classes: Sequence[type[Any]],
+    tag_name: str,
+    tag: Callable[[type[Any]], str],
+    noun: str,
+) -> None:
+    """Record ``base`` as the union of ``classes``, tagged under ``tag_name``.
+
+    Structuring checks the tag first, so an unknown or missing tag is named
+    as such (cattrs alone reports a bare KeyError).
+    """
+    from cattrs.strategies import configure_tagged_union
+
+    union = _union(classes)
+    configure_tagged_union(union, conv, tag_generator=tag, tag_name=tag_name)
+    known = sorted(tag(cls) for cls in classes)
+
+    def unstructure(value: Any) -> Any:
+        if type(value) not in classes:
+            names = ", ".join(cls.__name__ for cls in classes)
+            raise ConfigurationError(
+                f"contents_record() cannot record a {type(value).__name__}; use one of: {names}."
+            )
+        return conv.unstructure(value, unstructure_as=union)
+
+    def structure(value: Any, _: Any) -> Any:
+        what = noun.split()[0]
+        if not isinstance(value, dict):
+            raise _RecordError(f"expected an object for a {what}, got {type(value).__name__}")
+        if tag_name not in value:
+            raise _RecordError(f'missing the "{tag_name}" tag (known: {", ".join(known)})')
+        if value[tag_name] not in known:
+            raise _RecordError(f"unknown {noun} {value[tag_name]!r} (known: {', '.join(known)})")
+        return conv.structure(value, union)
+
+    conv.register_unstructure_hook_func(lambda t: t is base, unstructure)
+    conv.register_structure_hook_func(lambda t: t is base, structure)
 
 
 def _structure_bytes(value: Any, _: Any) -> bytes:
@@ -128,21 +151,6 @@ def _structure_scalar(value: Any, cls: type) -> Any:
     raise _RecordError(f"expected {cls.__name__}, got {type(value).__name__} {_preview(value)}")
 
 
-def _check_tag(value: Any, tag_name: str, known: set[str], noun: str) -> Any:
-    """Name what is wrong with a tagged object before cattrs looks inside it."""
-    if not isinstance(value, dict):
-        raise _RecordError(
-            f"expected an object for a {noun.split()[0]}, got {type(value).__name__}"
-        )
-    if tag_name not in value:
-        raise _RecordError(f'missing the "{tag_name}" tag (known: {", ".join(sorted(known))})')
-    if value[tag_name] not in known:
-        raise _RecordError(
-            f"unknown {noun} {value[tag_name]!r} (known: {', '.join(sorted(known))})"
-        )
-    return value
-
-
 def _check_dict(value: Any, what: str) -> Any:
     """A JSON object is required here."""
     if not isinstance(value, dict):
@@ -154,16 +162,6 @@ def _check_list(value: Any, what: str) -> Any:
     """A JSON array is required here, not a string or object that happens to iterate."""
     if not isinstance(value, (list, tuple)):
         raise _RecordError(f"expected {what}, got {type(value).__name__}")
-    return value
-
-
-def _recordable(value: Any, classes: Sequence[type[Any]]) -> Any:
-    """Refuse to record an instance of a bare base class (it has no tag)."""
-    if type(value) not in classes:
-        names = ", ".join(cls.__name__ for cls in classes)
-        raise ConfigurationError(
-            f"contents_record() cannot record a {type(value).__name__}; use one of: {names}."
-        )
     return value
 
 
@@ -188,7 +186,9 @@ def _union(classes: Sequence[type[Any]]) -> Any:
 
 
 def contents_record(x: Any) -> dict[str, Any]:
-    """A JSON-ready record of a Chat, a Turn, a Content or a list of turns (R: ``contents_record()``).
+    """A JSON-ready record of a Chat, a Turn, a Content or a list of turns.
+
+    R: ``contents_record()``.
 
     The record is versioned and lossless; credentials are never part of it
     (a Chat is recorded as its turns and system prompt, not its provider).

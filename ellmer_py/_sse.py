@@ -91,6 +91,26 @@ class SSEParser:
                 self._field(line)
         return events
 
+    def finish(self) -> tuple[ServerSentEvent | None, bytes]:
+        """At the end of the stream: what it left unfinished.
+
+        The standard drops an event that no blank line closed, and ``feed()``
+        never returns one. Some servers end their stream that way (one
+        newline short), so this returns such an event when its lines were
+        complete, and the bytes of an unterminated last line, for the caller
+        to decide about. The parser is reset.
+        """
+        event = None
+        if self._data:
+            event = ServerSentEvent(
+                "\n".join(self._data), self._event or "message", self._id, self._retry
+            )
+        tail = self._buf
+        self._data = []
+        self._event = ""
+        self._buf = b""
+        return event, tail
+
     def _field(self, line: bytes) -> None:
         if line[:1] == b":":
             return  # comment / keep-alive

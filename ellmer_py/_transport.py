@@ -8,13 +8,19 @@ JSON and hands back JSON, or the raw bytes of a stream.
 from __future__ import annotations
 
 import json
+import math
+import random
+import re
 import threading
+import time
 from collections.abc import Iterator, Mapping
+from itertools import takewhile
 from typing import TYPE_CHECKING, Any
 
 from . import _settings
 from ._errors import (
     ConnectionCutError,
+    EllmerError,
     MalformedResponseError,
     RequestTimeoutError,
     TransportError,
@@ -41,8 +47,11 @@ class Transport:
     ``max_tries`` and ``timeout_s`` default to ``ELLMER_MAX_TRIES`` and
     ``ELLMER_TIMEOUT_S`` (3 tries, 300 s), read when the transport is made.
     Connect errors and 408, 429, 500, 502, 503, 504 answers are retried with
-    jittered exponential backoff, honouring ``Retry-After`` up to
-    ``retry_after_cap`` seconds.
+    jittered exponential backoff (retry n waits ``backoff_factor * 2**(n-1)``
+    seconds plus up to ``backoff_factor`` of jitter, at most ``backoff_max``),
+    or as long as ``Retry-After`` says, up to ``retry_after_cap`` seconds.
+    A read timeout or a connection dropped after the request was sent is not
+    retried: the model may already be working on it.
     """
 
     def __init__(
@@ -98,12 +107,32 @@ class Transport:
                 try:
                     return super().get_retry_after(response)
                 except urllib3.exceptions.InvalidHeader:
-                    # "1.5" or garbage: fall back to our own backoff
+                    # "1.5", "nan" or garbage: a finite number is honoured (capped),
+                    # anything else falls back to our own backoff
                     raw = response.headers.get("Retry-After", "")
                     try:
-                        return min(max(float(raw), 0.0), float(self.retry_after_max))
+                        value = float(raw)
                     except ValueError:
                         return None
+                    if not math.isfinite(value):
+                        return float(self.retry_after_max) if value > 0 else None
+                    return min(max(value, 0.0), float(self.retry_after_max))
+
+            def get_backoff_time(self) -> float:
+                # urllib3 retries the first time at once; back off from the first
+                # retry on: factor * 2**(n-1) plus jitter, capped at backoff_max.
+                errors = sum(
+                    1
+                    for _ in takewhile(
+                        lambda x: x.redirect_location is None, reversed(self.history)
+                    )
+                )
+                if errors == 0:
+                    return 0.0
+                value = self.backoff_factor * (2 ** (errors - 1))
+                if self.backoff_jitter:
+                    value += random.random() * self.backoff_jitter
+                return float(max(0.0, min(self.backoff_max, value)))
 
         retries = self.max_tries - 1
         return _Retry(
@@ -173,7 +202,11 @@ class Transport:
                 "Raise the timeout with ELLMER_TIMEOUT_S or timeout_s=.",
                 provider=self.provider,
             )
-        if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+        # NewConnectionError (refused, unreachable, DNS) subclasses
+        # ConnectTimeoutError in urllib3, but it is no timeout: test it first.
+        if isinstance(reason, urllib3.exceptions.ConnectTimeoutError) and not isinstance(
+            reason, urllib3.exceptions.NewConnectionError
+        ):
             return RequestTimeoutError(
                 f"{self.provider}: could not connect to {where}{tries}: timed out.",
                 provider=self.provider,
@@ -189,7 +222,9 @@ class Transport:
             provider=self.provider,
         )
 
-    def _raise_for_status(self, response: urllib3.BaseHTTPResponse, stream: bool) -> None:
+    def _raise_for_status(
+        self, response: urllib3.BaseHTTPResponse, stream: bool, sent: Mapping[str, str]
+    ) -> None:
         if response.status < 400:
             return
         try:
@@ -200,13 +235,14 @@ class Transport:
             if stream:
                 response.release_conn()
         history = response.retries.history if response.retries is not None else ()
-        raise error_from_response(
+        error = error_from_response(
             self.provider,
             response.status,
             _lower(response.headers),
             body or b"",
             tries=len(history) + 1,
         )
+        raise _redacted(error, sent)
 
     def request_json(
         self,
@@ -218,17 +254,18 @@ class Transport:
     ) -> Any:
         """Send one request and return the decoded JSON answer."""
         response = self._send(method, url, headers, body, stream=False)
-        self._raise_for_status(response, stream=False)
+        self._raise_for_status(response, stream=False, sent=headers)
         data = response.data
         try:
             return json.loads(data)
         except ValueError:
             snippet = data[:200].decode("utf-8", "replace")
-            raise MalformedResponseError(
+            error = MalformedResponseError(
                 f"{self.provider}: the answer from {_origin(url)} is not JSON: {snippet!r}",
                 provider=self.provider,
                 status=response.status,
-            ) from None
+            )
+            raise _redacted(error, headers) from None
 
     def stream(
         self,
@@ -239,8 +276,10 @@ class Transport:
         body: Mapping[str, Any] | None = None,
     ) -> StreamResponse:
         """Send one request and return its body as chunks read as they arrive."""
-        response = self._send(method, url, {**headers, "Accept": "text/event-stream"}, body, stream=True)
-        self._raise_for_status(response, stream=True)
+        response = self._send(
+            method, url, {**headers, "Accept": "text/event-stream"}, body, stream=True
+        )
+        self._raise_for_status(response, stream=True, sent=headers)
         return StreamResponse(self, response, url)
 
 
@@ -254,34 +293,85 @@ class StreamResponse:
         self.status = response.status
         self.headers = _lower(response.headers)
         self._done = False
+        self._source = self._raw_chunks()
 
     @property
     def content_type(self) -> str:
         """The media type of the answer, lower-cased, without parameters."""
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
-    def __iter__(self) -> Iterator[bytes]:
+    def _raw_chunks(self) -> Iterator[bytes]:
+        """The body as it arrives: one piece per HTTP chunk, never waiting to fill a buffer."""
+        response = self._response
+        if response.chunked and response.supports_chunked_reads():  # type: ignore[attr-defined]
+            # urllib3 hands over each HTTP chunk as soon as it is complete
+            # (much faster than read1, which goes through http.client).
+            for chunk in response.read_chunked(decode_content=True):  # type: ignore[attr-defined]
+                if chunk:
+                    yield chunk
+        else:
+            while True:
+                chunk = response.read1(_READ_SIZE)
+                if not chunk:
+                    break
+                yield chunk
+        self._done = True
+
+    def _next(self) -> bytes | None:
+        """The next piece of the body, or None at its end; errors become ours."""
         import urllib3
 
-        response = self._response
         try:
-            while True:
-                try:
-                    chunk = response.read1(_READ_SIZE)  # type: ignore[attr-defined]
-                except urllib3.exceptions.ReadTimeoutError as exc:
-                    raise self._transport._transport_error(exc, self._url) from None
-                except (urllib3.exceptions.HTTPError, OSError) as exc:
-                    raise ConnectionCutError(
-                        f"{self._transport.provider}: the stream from {_origin(self._url)} was "
-                        f"cut before it ended ({_reason_text(exc)}).",
-                        provider=self._transport.provider,
-                        status=self.status,
-                    ) from None
-                if not chunk:
-                    self._done = True
-                    return
+            return next(self._source, None)
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise self._transport._transport_error(exc, self._url) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ConnectionCutError(
+                f"{self._transport.provider}: the stream from {_origin(self._url)} was "
+                f"cut before it ended ({_reason_text(exc)}).",
+                provider=self._transport.provider,
+                status=self.status,
+            ) from None
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while (chunk := self._next()) is not None:
                 yield chunk
         finally:
+            self.close()
+
+    def finish(self, grace: float = 0.25, limit: int = _READ_SIZE) -> None:
+        """The caller has all it needs (e.g. ``[DONE]``): end the answer without waiting.
+
+        What is left of the body is read for up to ``grace`` seconds or
+        ``limit`` bytes, so that a connection whose answer ends promptly goes
+        back to the pool; a server that lingers (keep-alive comments after the
+        end, a slow proxy) costs its connection, never the caller's time.
+        """
+        if self._done:
+            self.close()
+            return
+        response = self._response
+        sock = getattr(getattr(response, "connection", None), "sock", None)
+        old_timeout = sock.gettimeout() if sock is not None else None
+        deadline = time.monotonic() + grace
+        left = limit
+        try:
+            while left > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                if sock is not None:
+                    sock.settimeout(remaining)
+                chunk = self._next()
+                if chunk is None:
+                    break
+                left -= len(chunk)
+        except Exception:  # a timeout or a cut: the connection is dropped below
+            pass
+        finally:
+            if sock is not None and self._done:
+                sock.settimeout(old_timeout)
             self.close()
 
     def close(self) -> None:
@@ -291,9 +381,51 @@ class StreamResponse:
         self._response.release_conn()
 
 
+_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|session|password", re.IGNORECASE)
+_REDACTED = "[REDACTED]"
+
+
+def _secrets(headers: Mapping[str, str]) -> list[str]:
+    """Values of the credential-like headers a request carried, longest first.
+
+    ``Authorization: Bearer <key>`` gives both the whole value and ``<key>``;
+    values shorter than 6 characters are not worth hiding and would mangle
+    the message.
+    """
+    found: set[str] = set()
+    for name, value in headers.items():
+        if not _SECRET_HEADER.search(name) or not isinstance(value, str):
+            continue
+        found.add(value.strip())
+        _, _, token = value.strip().partition(" ")
+        found.add(token.strip())
+    return sorted((v for v in found if len(v) >= 6), key=len, reverse=True)
+
+
+def _redacted(error: EllmerError, headers: Mapping[str, str]) -> EllmerError:
+    """Hide any credential a server quoted back (e.g. "Incorrect API key: sk-...")."""
+    secrets = _secrets(headers)
+
+    def scrub(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, _REDACTED)
+        return text
+
+    if any(s in error.message or s in (error.server_message or "") for s in secrets):
+        error.message = scrub(error.message)
+        error.args = (error.message,)
+        if error.server_message is not None:
+            error.server_message = scrub(error.server_message)
+    return error
+
+
 def _origin(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}" if rest else url
+    """``scheme://host:port`` of a URL, for messages: no user:password, path or query."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0].rpartition("@")[2]
+    return f"{scheme}://{host}" if scheme else host
 
 
 def _reason_text(reason: BaseException | None) -> str:

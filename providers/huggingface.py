@@ -10,7 +10,7 @@ from typing import Any
 
 from ellmer_py import Chat, ModelLimitation, Params, Provider, ProviderSpec, hookimpl
 from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials
+from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
 from ellmer_py._echo import Echo
 from ellmer_py._openai_chat import PARAM_NAMES, OpenAIChat
 
@@ -21,7 +21,9 @@ DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 ENV = ("HUGGINGFACE_API_KEY", "HF_TOKEN")
 
 #: The router documents ``max_tokens``, not ``max_completion_tokens``.
-HF_PARAM_NAMES = {("max_tokens" if k == "max_completion_tokens" else k): v for k, v in PARAM_NAMES.items()}
+HF_PARAM_NAMES = {
+    ("max_tokens" if k == "max_completion_tokens" else k): v for k, v in PARAM_NAMES.items()
+}
 
 LIMITATIONS = (
     ModelLimitation(
@@ -71,6 +73,7 @@ def chat_huggingface(
     """
     from ellmer_py._transport import Transport
 
+    reject_api_key("chat_huggingface", api_key, env=ENV)
     if model is None:
         model = DEFAULT_MODEL
         log.info("Using model = %r.", model)
@@ -93,8 +96,8 @@ def chat_huggingface(
         base_url=base_url,
         protocol=OpenAIChat(HF_PARAM_NAMES),
         params=params,
-        api_args=dict(api_args or {}),
-        api_headers=dict(api_headers or {}),
+        api_args=api_args if api_args is not None else {},
+        api_headers=api_headers if api_headers is not None else {},
         credentials=creds,
         limitations=LIMITATIONS,
         transport=Transport("HuggingFace", max_tries=max_tries, timeout_s=timeout_s),

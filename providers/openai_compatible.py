@@ -7,7 +7,7 @@ from typing import Any
 
 from ellmer_py import Chat, Params, Provider, ProviderSpec, hookimpl
 from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials
+from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
 from ellmer_py._echo import Echo
 from ellmer_py._errors import ConfigurationError
 from ellmer_py._openai_chat import OpenAIChat
@@ -42,13 +42,18 @@ def chat_openai_compatible(
     """
     from ellmer_py._transport import Transport
 
+    # A key written into code is the most important thing to report.
+    reject_api_key("chat_openai_compatible", api_key, env=ENV)
     if not isinstance(base_url, str) or not base_url.strip():
         raise ConfigurationError(
             "chat_openai_compatible() needs base_url=, the server's API root "
             "(for example 'http://localhost:8080/v1')."
         )
-    if model is None:
-        raise ConfigurationError("chat_openai_compatible() needs model=: the server has no default.")
+    if model is None or (isinstance(model, str) and not model.strip()):
+        raise ConfigurationError(
+            "chat_openai_compatible() needs model=, the id of a model the server serves "
+            "(for example model='llama3.1:8b'): it has no default."
+        )
     creds = as_credentials(
         "chat_openai_compatible",
         env_credentials(name, ENV),
@@ -62,8 +67,8 @@ def chat_openai_compatible(
         base_url=base_url,
         protocol=OpenAIChat(preserve_thinking=preserve_thinking),
         params=params,
-        api_args=dict(api_args or {}),
-        api_headers=dict(api_headers or {}),
+        api_args=api_args if api_args is not None else {},
+        api_headers=api_headers if api_headers is not None else {},
         credentials=creds,
         transport=Transport(name, max_tries=max_tries, timeout_s=timeout_s),
     )

@@ -1,0 +1,177 @@
+"""Pins the public surface of ``ellmer_py`` (the httpx habit).
+
+Adding or removing a public name is a decision: change ``PUBLIC`` here
+in the same change, so the diff shows it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+import types
+
+import pytest
+
+import ellmer_py
+
+PUBLIC = [
+    "AssistantPartialTurn",
+    "AssistantTurn",
+    "AuthenticationError",
+    "BadRequestError",
+    "Chat",
+    "ConfigurationError",
+    "ConnectionCutError",
+    "Content",
+    "ContentImage",
+    "ContentImageInline",
+    "ContentImageRemote",
+    "ContentJson",
+    "ContentPDF",
+    "ContentText",
+    "ContentThinking",
+    "ContentToolRequest",
+    "ContentToolResult",
+    "DeprecatedArgumentError",
+    "EllmerError",
+    "HTTPStatusError",
+    "MalformedResponseError",
+    "MissingCredentialsError",
+    "ModelLimitation",
+    "ModelLimitationError",
+    "NotFoundError",
+    "Params",
+    "PaymentRequiredError",
+    "Provider",
+    "ProviderSpec",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ServerError",
+    "StreamError",
+    "StreamErrorEvent",
+    "SystemTurn",
+    "Tokens",
+    "ToolError",
+    "TransportError",
+    "Turn",
+    "UserTurn",
+    "chat",
+    "chat_huggingface",
+    "chat_openai_compatible",
+    "contents_record",
+    "contents_replay",
+    "get_provider_spec",
+    "hookimpl",
+    "list_providers",
+    "modify_list",
+    "params",
+]
+
+#: Names reached through the module's ``__getattr__`` rather than imported eagerly.
+LAZY = {"chat_huggingface", "chat_openai_compatible", "hookimpl"}
+
+#: Names that the ``__init__`` module needs for itself, not part of the API.
+NOT_API = {"annotations", "TYPE_CHECKING", "Any"}
+
+ERRORS = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConnectionCutError",
+    "DeprecatedArgumentError",
+    "HTTPStatusError",
+    "MalformedResponseError",
+    "MissingCredentialsError",
+    "ModelLimitationError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ServerError",
+    "StreamError",
+    "StreamErrorEvent",
+    "ToolError",
+    "TransportError",
+]
+
+
+def test_all_is_pinned() -> None:
+    assert ellmer_py.__all__ == PUBLIC
+
+
+def test_all_is_sorted_and_unique() -> None:
+    assert ellmer_py.__all__ == sorted(set(ellmer_py.__all__))
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_every_name_resolves(name: str) -> None:
+    member = getattr(ellmer_py, name)
+    assert member is not None
+    assert callable(member), name  # every public name is a class or a function
+
+
+def test_every_public_module_attribute_is_exported() -> None:
+    eager = {
+        name
+        for name, value in vars(ellmer_py).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and name not in NOT_API
+    }
+    assert eager == set(PUBLIC) - LAZY
+
+
+def test_dir_lists_the_public_names() -> None:
+    assert set(PUBLIC) <= set(dir(ellmer_py))
+
+
+def test_star_import() -> None:
+    namespace: dict[str, object] = {}
+    exec("from ellmer_py import *", namespace)
+    assert {k for k in namespace if k != "__builtins__"} == set(PUBLIC)
+
+
+def test_lazy_names_are_the_real_objects() -> None:
+    from ellmer_py._hookspecs import hookimpl
+    from ellmer_py.providers.huggingface import chat_huggingface
+    from ellmer_py.providers.openai_compatible import chat_openai_compatible
+
+    assert ellmer_py.hookimpl is hookimpl
+    assert ellmer_py.chat_huggingface is chat_huggingface
+    assert ellmer_py.chat_openai_compatible is chat_openai_compatible
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        ellmer_py.nonexistent  # noqa: B018
+    assert not hasattr(ellmer_py, "chat_no_such_provider")
+
+
+@pytest.mark.parametrize("name", ERRORS)
+def test_errors_share_one_base(name: str) -> None:
+    error = getattr(ellmer_py, name)
+    assert issubclass(error, ellmer_py.EllmerError)
+
+
+def test_error_bases_that_callers_rely_on() -> None:
+    assert issubclass(ellmer_py.DeprecatedArgumentError, TypeError)
+    assert issubclass(ellmer_py.ConfigurationError, ValueError)
+    assert issubclass(ellmer_py.MissingCredentialsError, ellmer_py.ConfigurationError)
+    assert issubclass(ellmer_py.ModelLimitationError, ellmer_py.EllmerError)
+
+
+def test_version_matches_the_distribution() -> None:
+    assert ellmer_py.__version__ == importlib.metadata.version("ellmer-py")
+
+
+def test_import_is_light() -> None:
+    # The heavy modules load on first use, not on ``import ellmer_py``.
+    code = (
+        "import sys, ellmer_py; "
+        "print(','.join(sorted(m for m in ('urllib3', 'cattrs', 'pluggy') if m in sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
