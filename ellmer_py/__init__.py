@@ -129,7 +129,20 @@ def __getattr__(name: str) -> Any:
             function = get_provider_spec(provider).chat_function
             if getattr(function, "__name__", None) == name:
                 return function
+        # A built-in left out by ELLMER_PY_PLUGINS is still importable by name
+        # (a third-party plugin may build on chat_openai_compatible).
+        module = _BUILTIN_CONSTRUCTORS.get(name)
+        if module is not None:
+            import importlib
+
+            return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module 'ellmer_py' has no attribute {name!r}")
+
+
+_BUILTIN_CONSTRUCTORS = {
+    "chat_huggingface": "ellmer_py.providers.huggingface",
+    "chat_openai_compatible": "ellmer_py.providers.openai_compatible",
+}
 
 
 def __dir__() -> list[str]:

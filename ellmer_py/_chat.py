@@ -279,7 +279,9 @@ class Chat:
         turn = state.turn(time.perf_counter() - start)
         if not state.complete:
             reason = "the stream ended before the server said the answer was finished"
-            warnings.warn(f"{provider.name}: {reason}; kept as a partial turn.", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"{provider.name}: {reason}; kept as a partial turn.", UserWarning, stacklevel=2
+            )
             turn = _partial(turn, reason)
         self._turns += [user, turn]
 

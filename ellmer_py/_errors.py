@@ -21,10 +21,10 @@ __all__ = [
     "NotFoundError",
     "PaymentRequiredError",
     "RateLimitError",
+    "RequestTimeoutError",
     "ServerError",
     "StreamError",
     "StreamErrorEvent",
-    "RequestTimeoutError",
     "ToolError",
     "TransportError",
 ]

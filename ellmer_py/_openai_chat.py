@@ -43,6 +43,8 @@ PARAM_NAMES: Mapping[str, str] = {
     "top_p": "top_p",
 }
 
+_decode = json.JSONDecoder().decode
+
 _FINISH_REASONS = {
     "stop": "success",
     "tool_calls": "tool_use",
@@ -245,13 +247,13 @@ class StreamState:
         if not choices or not isinstance(choices, list):
             return None
         choice = choices[0]
-        if not isinstance(choice, Mapping):
+        if not isinstance(choice, dict):
             return None
         reason = choice.get("finish_reason")
         if reason:
             self.finish_reason = reason
         delta = choice.get("delta") or choice.get("message")
-        if not isinstance(delta, Mapping):
+        if not isinstance(delta, dict):
             return None
         thinking = delta.get("reasoning") or delta.get("reasoning_content")
         if isinstance(thinking, str) and thinking:
@@ -259,7 +261,9 @@ class StreamState:
         calls = delta.get("tool_calls")
         if calls and isinstance(calls, list):
             self._add_calls(calls)
-        text = _text_of(delta.get("content"))
+        text = delta.get("content")
+        if type(text) is not str:
+            text = _text_of(text)
         if text:
             self._text.append(text)
             return text
@@ -412,7 +416,7 @@ class OpenAIChat:
         if data == "[DONE]":
             return None
         try:
-            doc = json.loads(data)
+            doc = _decode(data)
         except ValueError:
             if event.event == "error":
                 raise StreamErrorEvent(
@@ -422,6 +426,8 @@ class OpenAIChat:
             raise MalformedResponseError(
                 f"The stream carried data that is not JSON: {data[:200]!r}"
             ) from None
+        if type(doc) is dict and "error" not in doc and event.event == "message":
+            return doc  # the hot path: an ordinary chunk
         message = stream_error_message(doc) if isinstance(doc, Mapping) else None
         if event.event == "error" and message is None:
             message = data[:300]

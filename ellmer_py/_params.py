@@ -35,7 +35,9 @@ class Params:
     extra_args: Mapping[str, Any] = field(factory=dict)
 
 
-def _check_number(name: str, value: Any, *, whole: bool = False, minimum: float | None = None) -> None:
+def _check_number(
+    name: str, value: Any, *, whole: bool = False, minimum: float | None = None
+) -> None:
     if value is None:
         return
     kinds = (int,) if whole else (int, float)
@@ -84,7 +86,8 @@ def params(
         raise ConfigurationError("params(stop_sequences=...) must be a list of strings.")
     if reasoning_effort is not None and not isinstance(reasoning_effort, str):
         raise ConfigurationError(
-            f"params(reasoning_effort=...) must be a string such as 'low', not {reasoning_effort!r}."
+            "params(reasoning_effort=...) must be a string such as 'low', "
+            f"not {reasoning_effort!r}."
         )
     values = {
         "temperature": temperature,
@@ -117,8 +120,23 @@ def standardise_params(p: Params | None, wire_names: Mapping[str, str]) -> dict[
         warnings.warn(
             "Ignoring unsupported parameters: " + ", ".join(repr(n) for n in unsupported),
             UserWarning,
-            stacklevel=3,
+            stacklevel=_caller_stacklevel(),
         )
     out = {by_standard[k]: v for k, v in p.standard.items() if k in by_standard}
     out.update(p.extra_args)
     return out
+
+
+def _caller_stacklevel() -> int:
+    """The stacklevel that points a warning at the first frame outside ellmer_py."""
+    import sys
+
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not (module == "ellmer_py" or module.startswith("ellmer_py.")):
+            return level
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level

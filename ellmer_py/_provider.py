@@ -252,12 +252,12 @@ class Provider:
                     if text:
                         yield text
             # The body ended without [DONE] (cerebras never sends it).
-            event, tail = parser.finish()
-            if event is None and tail.strip() and state.chunks == 0:
+            last, tail = parser.finish()
+            if last is None and tail.strip() and state.chunks == 0:
                 # No SSE framing at all: a bare JSON document, usually an error.
-                event = ServerSentEvent(tail.decode("utf-8", "replace").strip())
-            if event is not None:
-                doc = protocol.parse_event(event)
+                last = ServerSentEvent(tail.decode("utf-8", "replace").strip())
+            if last is not None:
+                doc = protocol.parse_event(last)
                 if doc is not None:
                     text = state.add(doc)
                     if text:

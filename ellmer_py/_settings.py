@@ -37,7 +37,9 @@ def max_tries(value: int | None = None) -> int:
     """How many times a request is tried (R: ``ellmer_max_tries``; env ``ELLMER_MAX_TRIES``)."""
     if value is not None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigurationError(f"max_tries must be a whole number of at least 1, not {value!r}.")
+            raise ConfigurationError(
+                f"max_tries must be a whole number of at least 1, not {value!r}."
+            )
         return value
     return int(_env_number("ELLMER_MAX_TRIES", DEFAULT_MAX_TRIES, minimum=1, whole=True))
 

@@ -125,9 +125,8 @@ class SSEParser:
         elif name == b"id":
             if "\0" not in text:
                 self._id = text
-        elif name == b"retry":
-            if text.isdigit() and text.isascii():
-                self._retry = int(text)
+        elif name == b"retry" and text.isdigit() and text.isascii():
+            self._retry = int(text)
         # any other field name is ignored, as the standard says
 
 

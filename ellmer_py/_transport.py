@@ -306,7 +306,7 @@ class StreamResponse:
         if response.chunked and response.supports_chunked_reads():  # type: ignore[attr-defined]
             # urllib3 hands over each HTTP chunk as soon as it is complete
             # (much faster than read1, which goes through http.client).
-            for chunk in response.read_chunked(decode_content=True):  # type: ignore[attr-defined]
+            for chunk in response.read_chunked(decode_content=True):
                 if chunk:
                     yield chunk
         else:
@@ -326,19 +326,27 @@ class StreamResponse:
         except urllib3.exceptions.ReadTimeoutError as exc:
             raise self._transport._transport_error(exc, self._url) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ConnectionCutError(
-                f"{self._transport.provider}: the stream from {_origin(self._url)} was "
-                f"cut before it ended ({_reason_text(exc)}).",
-                provider=self._transport.provider,
-                status=self.status,
-            ) from None
+            raise self._cut(exc) from None
 
     def __iter__(self) -> Iterator[bytes]:
+        import urllib3
+
         try:
-            while (chunk := self._next()) is not None:
-                yield chunk
+            yield from self._source
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise self._transport._transport_error(exc, self._url) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._cut(exc) from None
         finally:
             self.close()
+
+    def _cut(self, exc: BaseException) -> ConnectionCutError:
+        return ConnectionCutError(
+            f"{self._transport.provider}: the stream from {_origin(self._url)} was "
+            f"cut before it ended ({_reason_text(exc)}).",
+            provider=self._transport.provider,
+            status=self.status,
+        )
 
     def finish(self, grace: float = 0.25, limit: int = _READ_SIZE) -> None:
         """The caller has all it needs (e.g. ``[DONE]``): end the answer without waiting.

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from ellmer_py.conformance.fake_server import (
     FakeServer,
     RecordedRequest,
