@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
@@ -39,6 +39,10 @@ __all__ = [
 ENTRY_POINT_GROUP = "ellmer_py"
 
 
+def _base_url_kwargs(base_url: str) -> Mapping[str, Any]:
+    return {"base_url": base_url}
+
+
 @frozen
 class ProviderSpec:
     """What a provider plugin tells the registry about itself.
@@ -52,9 +56,19 @@ class ProviderSpec:
     protocol: str = "openai-chat"
     default_base_url: str | None = None
     default_model: str | None = None
+    #: Human-readable places the key may come from, in the order they are tried.
     credential_sources: Sequence[str] = ()
+    #: The environment variables among them (empty: the provider needs no key).
+    credential_env: Sequence[str] = ()
     limitations: Sequence[ModelLimitation] = ()
     description: str = ""
+    #: Keyword arguments that point ``chat_function`` at another server (a
+    #: fake one in the conformance suite), given that server's API root.
+    conformance_kwargs: Callable[[str], Mapping[str, Any]] = field(
+        default=_base_url_kwargs, repr=False
+    )
+    #: Set when the service is gone: ``chat_function`` raises an error saying so.
+    retired: str | None = None
 
 
 class _Registry:

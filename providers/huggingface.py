@@ -112,6 +112,7 @@ SPEC = ProviderSpec(
     default_base_url=DEFAULT_BASE_URL,
     default_model=DEFAULT_MODEL,
     credential_sources=(*ENV, "$HF_HOME/token"),
+    credential_env=ENV,
     limitations=LIMITATIONS,
     description="Hugging Face Inference Providers (router.huggingface.co), OpenAI-compatible.",
 )

@@ -80,6 +80,8 @@ SPEC = ProviderSpec(
     chat_function=chat_openai_compatible,
     protocol="openai-chat",
     credential_sources=ENV,
+    credential_env=ENV,
+    conformance_kwargs=lambda base_url: {"base_url": base_url, "model": "test-model"},
     description="Any server that speaks OpenAI chat completions (base_url= and model= required).",
 )
 
