@@ -22,6 +22,12 @@ from ._content import (
     ContentToolRequest,
     ContentToolResult,
 )
+from ._content_files import (
+    content_image_file,
+    content_image_url,
+    content_pdf_file,
+    content_pdf_url,
+)
 from ._errors import (
     AuthenticationError,
     BadRequestError,
@@ -44,16 +50,54 @@ from ._errors import (
     TransportError,
 )
 from ._modify_list import modify_list
+from ._parallel import (
+    ParallelChatError,
+    parallel_chat,
+    parallel_chat_structured,
+    parallel_chat_text,
+)
 from ._params import Params, params
 from ._provider import ModelLimitation, Provider
 from ._registry import ProviderSpec, chat, get_provider_spec, list_providers
 from ._serialize import contents_record, contents_replay
+from ._tokens import token_usage
 from ._turn import AssistantPartialTurn, AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
 
 if TYPE_CHECKING:
     from ._hookspecs import hookimpl
-    from .providers.huggingface import chat_huggingface
+    from ._structured import StructuredOutputError
+    from ._tools import ToolDef, ToolReject, tool, tool_annotations, tool_reject
+    from ._types import (
+        Type,
+        TypeArray,
+        TypeBasic,
+        TypeEnum,
+        TypeIgnore,
+        TypeJsonSchema,
+        TypeObject,
+        type_array,
+        type_boolean,
+        type_enum,
+        type_from_schema,
+        type_ignore,
+        type_integer,
+        type_number,
+        type_object,
+        type_string,
+    )
+    from .providers.azure_openai import chat_azure_openai
+    from .providers.cloudflare import chat_cloudflare
+    from .providers.databricks import chat_databricks
+    from .providers.deepseek import chat_deepseek
+    from .providers.github import chat_github
+    from .providers.groq import chat_groq
+    from .providers.huggingface import chat_huggingface, models_huggingface
+    from .providers.mistral import chat_mistral
+    from .providers.ollama import chat_ollama
     from .providers.openai_compatible import chat_openai_compatible
+    from .providers.openrouter import chat_openrouter
+    from .providers.perplexity import chat_perplexity
+    from .providers.portkey import chat_portkey
 
 __version__ = "0.1.0"
 
@@ -83,6 +127,7 @@ __all__ = [
     "ModelLimitation",
     "ModelLimitationError",
     "NotFoundError",
+    "ParallelChatError",
     "Params",
     "PaymentRequiredError",
     "Provider",
@@ -92,27 +137,69 @@ __all__ = [
     "ServerError",
     "StreamError",
     "StreamErrorEvent",
+    "StructuredOutputError",
     "SystemTurn",
     "Tokens",
+    "ToolDef",
     "ToolError",
+    "ToolReject",
     "TransportError",
     "Turn",
+    "Type",
+    "TypeArray",
+    "TypeBasic",
+    "TypeEnum",
+    "TypeIgnore",
+    "TypeJsonSchema",
+    "TypeObject",
     "UserTurn",
     "chat",
+    "chat_azure_openai",
+    "chat_cloudflare",
+    "chat_databricks",
+    "chat_deepseek",
+    "chat_github",
+    "chat_groq",
     "chat_huggingface",
+    "chat_mistral",
+    "chat_ollama",
     "chat_openai_compatible",
+    "chat_openrouter",
+    "chat_perplexity",
+    "chat_portkey",
+    "content_image_file",
+    "content_image_url",
+    "content_pdf_file",
+    "content_pdf_url",
     "contents_record",
     "contents_replay",
     "get_provider_spec",
     "hookimpl",
     "list_providers",
+    "models_huggingface",
     "modify_list",
+    "parallel_chat",
+    "parallel_chat_structured",
+    "parallel_chat_text",
     "params",
+    "token_usage",
+    "tool",
+    "tool_annotations",
+    "tool_reject",
+    "type_array",
+    "type_boolean",
+    "type_enum",
+    "type_from_schema",
+    "type_ignore",
+    "type_integer",
+    "type_number",
+    "type_object",
+    "type_string",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    """Load ``hookimpl`` and ``chat_<provider>`` constructors on first use.
+    """Load ``hookimpl``, ``chat_<provider>`` constructors and tools/types on first use.
 
     Any registered provider's constructor is reachable here by its function
     name, so ``from ellmer_py import chat_huggingface`` goes through the
@@ -136,13 +223,61 @@ def __getattr__(name: str) -> Any:
             import importlib
 
             return getattr(importlib.import_module(module), name)
+    if name in _BUILTIN_FUNCTIONS:
+        import importlib
+
+        return getattr(importlib.import_module(_BUILTIN_FUNCTIONS[name]), name)
+    if name in _LAZY_CORE:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY_CORE[name], __name__), name)
     raise AttributeError(f"module 'ellmer_py' has no attribute {name!r}")
 
 
 _BUILTIN_CONSTRUCTORS = {
+    "chat_azure_openai": "ellmer_py.providers.azure_openai",
+    "chat_cloudflare": "ellmer_py.providers.cloudflare",
+    "chat_databricks": "ellmer_py.providers.databricks",
+    "chat_deepseek": "ellmer_py.providers.deepseek",
+    "chat_github": "ellmer_py.providers.github",
+    "chat_groq": "ellmer_py.providers.groq",
     "chat_huggingface": "ellmer_py.providers.huggingface",
+    "chat_mistral": "ellmer_py.providers.mistral",
+    "chat_ollama": "ellmer_py.providers.ollama",
     "chat_openai_compatible": "ellmer_py.providers.openai_compatible",
+    "chat_openrouter": "ellmer_py.providers.openrouter",
+    "chat_perplexity": "ellmer_py.providers.perplexity",
+    "chat_portkey": "ellmer_py.providers.portkey",
 }
+
+#: Tools, schema types and structured output, loaded on first use (they build many classes).
+_LAZY_CORE = {
+    "StructuredOutputError": "._structured",
+    "ToolDef": "._tools",
+    "ToolReject": "._tools",
+    "Type": "._types",
+    "TypeArray": "._types",
+    "TypeBasic": "._types",
+    "TypeEnum": "._types",
+    "TypeIgnore": "._types",
+    "TypeJsonSchema": "._types",
+    "TypeObject": "._types",
+    "tool": "._tools",
+    "tool_annotations": "._tools",
+    "tool_reject": "._tools",
+    "type_array": "._types",
+    "type_boolean": "._types",
+    "type_enum": "._types",
+    "type_from_schema": "._types",
+    "type_ignore": "._types",
+    "type_integer": "._types",
+    "type_number": "._types",
+    "type_object": "._types",
+    "type_string": "._types",
+}
+
+#: Other public functions of the built-in plugins, loaded on first use.
+_BUILTIN_FUNCTIONS = {"models_huggingface": "ellmer_py.providers.huggingface"}
 
 
 def __dir__() -> list[str]:

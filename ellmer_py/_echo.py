@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from ._errors import ConfigurationError
 
-__all__ = ["Echo", "EchoWriter", "resolve_echo"]
+if TYPE_CHECKING:
+    from ._content import ContentToolRequest, ContentToolResult
+
+__all__ = ["Echo", "EchoWriter", "format_call", "resolve_echo"]
 
 Echo = Literal["none", "output", "all"]
 _MODES = ("none", "output", "all")
@@ -43,15 +46,42 @@ def resolve_echo(echo: object) -> Echo:
 
 
 class EchoWriter:
-    """Writes what an echo mode shows to a text stream, flushing as it goes."""
+    """Writes what an echo mode shows to a text stream, flushing as it goes.
+
+    "output" shows the answer and the tool calls with their results; "all"
+    also shows the prompt and the model's thinking.
+    """
 
     def __init__(self, mode: Echo, stream: TextIO | None = None) -> None:
         self.mode = mode
         self.stream = stream
         self._started = False
+        self._line_open = False  # the last thing written did not end a line
+        self._thinking = False  # inside a <thinking> block
 
     def _out(self) -> TextIO:
         return self.stream if self.stream is not None else sys.stdout
+
+    def _write(self, text: str) -> None:
+        out = self._out()
+        try:
+            out.write(text)
+        except UnicodeEncodeError:
+            encoding = getattr(out, "encoding", None) or "ascii"
+            out.write(text.encode(encoding, "replace").decode(encoding, "replace"))
+        out.flush()
+        self._started = True
+        self._line_open = not text.endswith("\n")
+
+    def _newline(self) -> None:
+        if self._line_open:
+            self._write("\n")
+
+    def _close_thinking(self) -> None:
+        if self._thinking:
+            self._thinking = False
+            self._newline()
+            self._write("</thinking>\n")
 
     def user(self, text: str) -> None:
         """Show the user's prompt (mode "all" only)."""
@@ -63,14 +93,69 @@ class EchoWriter:
     def output(self, text: str) -> None:
         """Show a piece of the model's answer as it arrives."""
         if self.mode != "none" and text:
-            out = self._out()
-            out.write(text)
-            out.flush()
-            self._started = True
+            self._close_thinking()
+            self._write(text)
+
+    def thinking(self, text: str) -> None:
+        """Show a piece of the model's thinking as it arrives (mode "all" only)."""
+        if self.mode == "all" and text:
+            if not self._thinking:
+                self._newline()
+                self._write("<thinking>\n")
+                self._thinking = True
+            self._write(text)
+
+    def tool_request(self, request: ContentToolRequest) -> None:
+        """Show a tool call the model asked for (R: ``maybe_echo_tool()``)."""
+        if self.mode != "none":
+            self._close_thinking()
+            self._newline()
+            self._write(f"\u25ef [tool call] {format_call(request)}\n")
+
+    def tool_result(self, result: ContentToolResult) -> None:
+        """Show a tool's result, or its error, a few lines at most (R: ``maybe_echo_tool()``)."""
+        if self.mode == "none":
+            return
+        self._newline()
+        if result.error is not None:
+            icon, value = "\u25a0", f"Error: {result.error}"
+        else:
+            icon, value = "\u25cf", _result_text(result)
+        lines = value.splitlines() or [""]
+        if len(lines) > 1:
+            shown = lines[:5] + (["\u2026"] if len(lines) > 5 else [])
+            self._write(f"{icon} #> {shown[0]}\n")
+            for line in shown[1:]:
+                self._write(f"  #> {line}\n")
+        else:
+            import shutil
+
+            width = max(20, shutil.get_terminal_size((80, 24)).columns - 7)
+            line = lines[0] if len(lines[0]) <= width else lines[0][:width] + "\u2026"
+            self._write(f"{icon} #> {line}\n")
 
     def end(self) -> None:
         """Finish the answer with a newline, if any of it was shown."""
-        if self._started:
-            out = self._out()
-            out.write("\n")
-            out.flush()
+        self._close_thinking()
+        if self._started and self._line_open:
+            self._write("\n")
+
+
+def _result_text(result: ContentToolResult) -> str:
+    try:
+        return result.model_text()
+    except (TypeError, ValueError):
+        return "<tool result preview not available>"
+
+
+def format_call(request: ContentToolRequest) -> str:
+    """A tool request as a Python call: ``name(x=1, y='a')``."""
+    args = request.arguments
+    if isinstance(args, dict):
+        inner = ", ".join(f"{k}={v!r}" for k, v in args.items())
+    elif isinstance(args, str):
+        inner = args
+    else:
+        inner = repr(args)
+    call = f"{request.name}({inner})"
+    return call if len(call) <= 200 else call[:197] + "...)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._content import (
     Content,
@@ -27,6 +27,10 @@ from ._errors import MalformedResponseError, StreamErrorEvent
 from ._params import Params, standardise_params
 from ._sse import ServerSentEvent
 from ._turn import AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
+
+if TYPE_CHECKING:
+    from ._tools import ToolDef
+    from ._types import Type
 
 __all__ = ["PARAM_NAMES", "OpenAIChat", "StreamState"]
 
@@ -85,7 +89,9 @@ def _user_content(contents: Sequence[Content]) -> str | list[dict[str, Any]]:
     return [_content_part(c) for c in contents]
 
 
-def _messages(turn: Turn, preserve_thinking: bool) -> list[dict[str, Any]]:
+def _messages(
+    turn: Turn, preserve_thinking: bool, reasoning_field: str = "reasoning"
+) -> list[dict[str, Any]]:
     if isinstance(turn, SystemTurn):
         return [{"role": "system", "content": turn.text}]
     if isinstance(turn, UserTurn):
@@ -125,7 +131,7 @@ def _messages(turn: Turn, preserve_thinking: bool) -> list[dict[str, Any]]:
         if preserve_thinking:
             thinking = "".join(c.thinking for c in turn.contents if isinstance(c, ContentThinking))
             if thinking:
-                message["reasoning"] = thinking
+                message[reasoning_field] = thinking
         return [message]
     raise TypeError(f"Unknown turn type {type(turn).__name__}.")
 
@@ -269,6 +275,15 @@ class StreamState:
             return text
         return None
 
+    def add_contents(self, doc: Any) -> list[Content] | None:
+        """Take one decoded chunk; return the thinking and text pieces it adds, if any."""
+        before = len(self._thinking)
+        text = self.add(doc)
+        pieces: list[Content] = [ContentThinking(t) for t in self._thinking[before:]]
+        if text:
+            pieces.append(ContentText(text))
+        return pieces or None
+
     def _add_calls(self, calls: Sequence[Any]) -> None:
         """Merge tool-call deltas: by ``index``; a new ``id`` at an index starts a new call.
 
@@ -326,10 +341,15 @@ class OpenAIChat:
         *,
         preserve_thinking: bool = False,
         stream_usage: bool = True,
+        reasoning_field: str = "reasoning",
     ) -> None:
         self.param_names = dict(param_names)
+        #: Send the model's earlier thinking back with the history (R: ``preserve_thinking``).
         self.preserve_thinking = preserve_thinking
         self.stream_usage = stream_usage
+        #: The message field thinking is sent back in: "reasoning", or
+        #: "reasoning_content" for DeepSeek and LM Studio (R: ``reasoning_content_field()``).
+        self.reasoning_field = reasoning_field
 
     def chat_path(self) -> str:
         """The path of the chat endpoint below the base URL."""
@@ -346,11 +366,18 @@ class OpenAIChat:
         model: str,
         wire_params: Mapping[str, Any],
         stream: bool,
+        tools: Sequence[ToolDef] = (),
+        type: Type | None = None,
     ) -> dict[str, Any]:
-        """The request body for these turns (R: ``chat_body``)."""
+        """The request body for these turns (R: ``chat_body``).
+
+        ``tools`` go as ``tools`` (function definitions, strict as ellmer
+        sends them); ``type`` asks for structured output with a
+        ``response_format`` of type ``json_schema``.
+        """
         messages: list[dict[str, Any]] = []
         for turn in turns:
-            messages.extend(_messages(turn, self.preserve_thinking))
+            messages.extend(_messages(turn, self.preserve_thinking, self.reasoning_field))
         body: dict[str, Any] = {
             "model": model,
             "messages": messages,
@@ -359,7 +386,47 @@ class OpenAIChat:
         }
         if stream and self.stream_usage:
             body["stream_options"] = {"include_usage": True}
+        if tools:
+            body["tools"] = [self.tool_json(t) for t in tools]
+        if type is not None:
+            body["response_format"] = self.response_format(type)
         return body
+
+    def tool_json(self, tool: ToolDef) -> dict[str, Any]:
+        """One tool definition as the API wants it (R: ``as_json()`` of a ``ToolDef``)."""
+        from ._types import as_json_schema
+
+        return {
+            "type": "function",
+            "function": {
+                "name": tool.name,
+                "description": tool.description,
+                "strict": True,
+                "parameters": as_json_schema(tool.arguments, strict=True),
+            },
+        }
+
+    def response_format(self, type: Type) -> dict[str, Any]:
+        """The ``response_format`` asking for JSON that fits ``type`` (R: ``chat_body``)."""
+        from ._types import as_json_schema
+
+        return {
+            "type": "json_schema",
+            "json_schema": {
+                "name": "structured_data",
+                "schema": as_json_schema(type, strict=True),
+                "strict": True,
+            },
+        }
+
+    def needs_wrapper(self, type: Type) -> bool:
+        """Whether a structured type must be wrapped in an object (R: ``type_needs_wrapper()``).
+
+        The API only takes object schemas; anything else goes as ``{"wrapper": ...}``.
+        """
+        from ._structured import needs_wrapper
+
+        return needs_wrapper(type)
 
     def turn_from_response(self, doc: Any, duration: float | None = None) -> AssistantTurn:
         """The AssistantTurn for a non-streamed answer (R: ``value_turn``)."""

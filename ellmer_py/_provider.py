@@ -9,19 +9,28 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import field, frozen
 
+from ._content import ContentImage, ContentPDF
 from ._credentials import Credentials, auth_headers
 from ._errors import BadRequestError, ConfigurationError, EllmerError, ModelLimitationError
 from ._modify_list import modify_list
 from ._openai_chat import OpenAIChat, StreamState
 from ._params import Params
 from ._sse import ServerSentEvent, SSEParser
+from ._tokens import PriceSource, account_turn
 from ._transport import StreamResponse, Transport
 from ._turn import AssistantTurn, SystemTurn, Turn
+
+if TYPE_CHECKING:
+    from ._content import Content
+    from ._tools import ToolDef
+    from ._types import Type
+
+_P = TypeVar("_P")
 
 __all__ = ["ModelLimitation", "Provider", "is_system_role_error"]
 
@@ -42,13 +51,15 @@ class ModelLimitation:
     """A known limitation of some models of a provider.
 
     ``pattern`` is a regular expression matched against the whole model id
-    (case-insensitive); ``feature`` names what the models lack (for now
-    ``"system_prompt"``); ``advice`` tells the user what to do instead.
+    (case-insensitive); ``feature`` names what the models lack
+    (``"system_prompt"``, ``"images"``, ``"pdf"``); ``advice`` tells the user what to do instead;
+    ``example`` is one model id that has it (the conformance suite uses it).
     """
 
     pattern: str
     feature: str
     advice: str = ""
+    example: str | None = None
 
     def matches(self, model: str) -> bool:
         """Whether ``model`` has this limitation."""
@@ -103,7 +114,11 @@ class Provider:
     auth_header: str = "Authorization"
     auth_prefix: str = "Bearer "
     limitations: Sequence[ModelLimitation] = ()
+    #: Query parameters added to every request URL (Azure's ``api-version``).
+    url_params: Mapping[str, str] = field(factory=dict, converter=_copied)
     transport: Transport = field(eq=False)
+    #: Where answers get their cost (None: unpriced); see ellmer_py._tokens.
+    prices: PriceSource | None = field(default=None, eq=False)
     wire_params: Mapping[str, Any] = field(eq=False)
 
     @transport.default
@@ -146,11 +161,34 @@ class Provider:
             (x for x in self.limitations if x.feature == feature and x.matches(self.model)), None
         )
 
+    def refuse_content(self, turns: Sequence[Turn]) -> None:
+        """Raise ModelLimitationError, before any request, for content the model can't take.
+
+        The features are ``"images"`` and ``"pdf"``, declared by a plugin's
+        ModelLimitation like ``"system_prompt"``.
+        """
+        for feature, kind in (("images", ContentImage), ("pdf", ContentPDF)):
+            limitation = self.limitation(feature)
+            if limitation and any(isinstance(c, kind) for t in turns for c in t.contents):
+                advice = limitation.advice or f"Choose another model, or leave out the {feature}"
+                raise ModelLimitationError(
+                    f"{self.name}: the model {self.model!r} does not support {feature}. "
+                    f"{advice.rstrip('.')}.",
+                    model=self.model,
+                    feature=feature,
+                    provider=self.name,
+                )
+
     # -- requests -----------------------------------------------------------
 
     def chat_url(self) -> str:
         """The URL chat requests are sent to."""
-        return self.base_url.rstrip("/") + self.protocol.chat_path()
+        url = self.base_url.rstrip("/") + self.protocol.chat_path()
+        if self.url_params:
+            from urllib.parse import urlencode
+
+            url += ("&" if "?" in url else "?") + urlencode(self.url_params)
+        return url
 
     def headers(self) -> dict[str, str]:
         """Headers for one request: ``api_headers``, then authentication on top.
@@ -166,10 +204,26 @@ class Provider:
             out.update(auth)
         return out
 
-    def chat_body(self, turns: Sequence[Turn], *, stream: bool) -> dict[str, Any]:
-        """The request body: the protocol's, then ``api_args`` merged with modify_list."""
+    def chat_body(
+        self,
+        turns: Sequence[Turn],
+        *,
+        stream: bool,
+        tools: Sequence[ToolDef] = (),
+        type: Type | None = None,
+    ) -> dict[str, Any]:
+        """The request body: the protocol's, then ``api_args`` merged with modify_list.
+
+        ``tools`` are the tools the model may call; ``type`` asks for structured output.
+        """
+        self.refuse_content(turns)
         body = self.protocol.chat_body(
-            turns, model=self.model, wire_params=self.wire_params, stream=stream
+            turns,
+            model=self.model,
+            wire_params=self.wire_params,
+            stream=stream,
+            tools=tools,
+            type=type,
         )
         return modify_list(body, self.api_args)
 
@@ -196,28 +250,35 @@ class Provider:
             return self._translate(exc, turns)
         return _tagged(exc, self.name)
 
-    def chat_perform(self, turns: Sequence[Turn]) -> AssistantTurn:
+    def chat_perform(
+        self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Type | None = None
+    ) -> AssistantTurn:
         """Send the turns and return the model's answer, not streamed."""
         start = time.perf_counter()
+        received: dict[str, str] = {}
         try:
             doc = self.transport.request_json(
                 "POST",
                 self.chat_url(),
                 headers=self.headers(),
-                body=self.chat_body(turns, stream=False),
+                body=self.chat_body(turns, stream=False, tools=tools, type=type),
+                response_headers=received,
             )
-            return self.protocol.turn_from_response(doc, duration=time.perf_counter() - start)
+            turn = self.protocol.turn_from_response(doc, duration=time.perf_counter() - start)
         except EllmerError as exc:
             raise self._failure(exc, turns) from None
+        return account_turn(self, turn, received)
 
-    def stream_open(self, turns: Sequence[Turn]) -> StreamResponse:
+    def stream_open(
+        self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Type | None = None
+    ) -> StreamResponse:
         """Send the turns asking for a stream; HTTP errors are raised here."""
         try:
             return self.transport.stream(
                 "POST",
                 self.chat_url(),
                 headers=self.headers(),
-                body=self.chat_body(turns, stream=True),
+                body=self.chat_body(turns, stream=True, tools=tools, type=type),
             )
         except EllmerError as exc:
             raise self._failure(exc, turns) from None
@@ -228,6 +289,17 @@ class Provider:
         The caller builds the turn from ``state`` whether the stream ends,
         fails or is abandoned, so nothing already shown is lost.
         """
+        return self._stream(response, state, state.add)
+
+    def stream_contents(
+        self, response: StreamResponse, state: StreamState
+    ) -> Iterator[list[Content]]:
+        """Like ``stream_text()``, but yield each chunk's thinking and text as Content pieces."""
+        return self._stream(response, state, state.add_contents)
+
+    def _stream(
+        self, response: StreamResponse, state: StreamState, add: Callable[[Any], _P | None]
+    ) -> Iterator[_P]:
         protocol = self.protocol
         chunks = iter(response)
         try:
@@ -236,7 +308,7 @@ class Provider:
                 data = b"".join(chunks).decode("utf-8", "replace")
                 doc = protocol.parse_event(ServerSentEvent(data))
                 protocol.turn_from_response(doc)  # raises if it is not an answer
-                text = state.add(doc)
+                text = add(doc)
                 if text:
                     yield text
                 return
@@ -248,7 +320,7 @@ class Provider:
                         state.done = True
                         response.finish()  # read the rest briefly, so the connection can be reused
                         return
-                    text = state.add(doc)
+                    text = add(doc)
                     if text:
                         yield text
             # The body ended without [DONE] (cerebras never sends it).
@@ -259,7 +331,7 @@ class Provider:
             if last is not None:
                 doc = protocol.parse_event(last)
                 if doc is not None:
-                    text = state.add(doc)
+                    text = add(doc)
                     if text:
                         yield text
         except EllmerError as exc:

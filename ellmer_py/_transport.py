@@ -91,12 +91,18 @@ class Transport:
                 if self._pool is None:
                     import urllib3
 
-                    self._pool = urllib3.PoolManager(
+                    from ._scope import scoped_pool_classes
+
+                    pool = urllib3.PoolManager(
                         num_pools=4,
                         maxsize=16,
                         retries=self._retry(),
                         timeout=urllib3.Timeout(connect=self.timeout_s, read=self.timeout_s),
                     )
+                    # Requests made in a RequestScope (chat_async, parallel_chat) can be
+                    # throttled and cancelled; outside one these pools are urllib3's.
+                    pool.pool_classes_by_scheme = scoped_pool_classes()
+                    self._pool = pool
         return self._pool
 
     def _retry(self) -> urllib3.Retry:
@@ -251,10 +257,17 @@ class Transport:
         *,
         headers: Mapping[str, str],
         body: Mapping[str, Any] | None = None,
+        response_headers: dict[str, str] | None = None,
     ) -> Any:
-        """Send one request and return the decoded JSON answer."""
+        """Send one request and return the decoded JSON answer.
+
+        A dict passed as ``response_headers`` is filled with the answer's
+        headers (lower-cased names).
+        """
         response = self._send(method, url, headers, body, stream=False)
         self._raise_for_status(response, stream=False, sent=headers)
+        if response_headers is not None:
+            response_headers.update(_lower(response.headers))
         data = response.data
         try:
             return json.loads(data)
@@ -266,6 +279,19 @@ class Transport:
                 status=response.status,
             )
             raise _redacted(error, headers) from None
+
+    def request_bytes(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: Mapping[str, Any] | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """Send one request and return the raw answer body and its headers (lower-cased)."""
+        response = self._send(method, url, headers, body, stream=False)
+        self._raise_for_status(response, stream=False, sent=headers)
+        return response.data, _lower(response.headers)
 
     def stream(
         self,

@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from attrs import frozen
 
 from ellmer_py import Chat, ModelLimitation, Params, Provider, ProviderSpec, hookimpl
 from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
+from ellmer_py._credentials import (
+    Credentials,
+    CredentialValue,
+    as_credentials,
+    auth_headers,
+    env_credentials,
+    reject_api_key,
+)
 from ellmer_py._echo import Echo
+from ellmer_py._errors import MalformedResponseError, MissingCredentialsError
 from ellmer_py._openai_chat import PARAM_NAMES, OpenAIChat
+from ellmer_py._tokens import Price
 
-__all__ = ["chat_huggingface"]
+__all__ = [
+    "HuggingFaceModel",
+    "HuggingFaceModelProvider",
+    "RouterPrices",
+    "chat_huggingface",
+    "models_huggingface",
+]
 
 DEFAULT_BASE_URL = "https://router.huggingface.co/v1"
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -31,6 +52,7 @@ LIMITATIONS = (
         feature="system_prompt",
         advice="Gemma 2 chat templates have no system role: choose another model "
         "(for example meta-llama/Llama-3.1-8B-Instruct), or drop the system prompt",
+        example="google/gemma-2-2b-it",
     ),
 )
 
@@ -43,6 +65,20 @@ def hf_token_files() -> list[Path]:
         os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "huggingface"
     )
     return [Path(home) / "token"]
+
+
+def _default_credentials() -> Credentials:
+    return env_credentials(
+        "HuggingFace",
+        ENV,
+        token_files=hf_token_files,
+        hint=" Create a token at https://huggingface.co/settings/tokens "
+        '(with "Make calls to Inference Providers").',
+    )
+
+
+def _is_router(base_url: str) -> bool:
+    return (urlsplit(base_url).hostname or "").lower() == "router.huggingface.co"
 
 
 def chat_huggingface(
@@ -59,6 +95,7 @@ def chat_huggingface(
     system_prompt_fallback: SystemPromptFallback = "error",
     max_tries: int | None = None,
     timeout_s: float | None = None,
+    pricing: bool | None = None,
 ) -> Chat:
     """Chat with a model on Hugging Face Inference Providers (R: ``chat_huggingface()``).
 
@@ -70,6 +107,13 @@ def chat_huggingface(
     Known limitation: some models lack parts of the chat interface; the
     Gemma 2 family has no system prompt, and asking for one raises
     ModelLimitationError before any request.
+
+    Cost: each answer is priced from the router's own ``GET /models`` list,
+    for the inference provider that served it (the ``x-inference-provider``
+    header, or a ``model:provider`` suffix). The list is fetched once, when
+    the first answer arrives; if it can't be read the cost stays None.
+    ``pricing=None`` does this only for the router itself, ``True`` for any
+    ``base_url`` that serves the same list, ``False`` never.
     """
     from ellmer_py._transport import Transport
 
@@ -78,18 +122,10 @@ def chat_huggingface(
         model = DEFAULT_MODEL
         log.info("Using model = %r.", model)
     creds = as_credentials(
-        "chat_huggingface",
-        env_credentials(
-            "HuggingFace",
-            ENV,
-            token_files=hf_token_files,
-            hint=" Create a token at https://huggingface.co/settings/tokens "
-            '(with "Make calls to Inference Providers").',
-        ),
-        credentials,
-        api_key,
-        env=ENV,
+        "chat_huggingface", _default_credentials(), credentials, api_key, env=ENV
     )
+    if pricing is None:
+        pricing = _is_router(base_url)
     provider = Provider(
         name="HuggingFace",
         model=model,
@@ -101,8 +137,201 @@ def chat_huggingface(
         credentials=creds,
         limitations=LIMITATIONS,
         transport=Transport("HuggingFace", max_tries=max_tries, timeout_s=timeout_s),
+        prices=RouterPrices() if pricing else None,
     )
     return Chat(provider, system_prompt, echo, system_prompt_fallback=system_prompt_fallback)
+
+
+# -- models and prices ---------------------------------------------------------
+
+
+@frozen
+class HuggingFaceModelProvider:
+    """One inference provider serving a model through the router.
+
+    Prices are US dollars per million tokens; None where the router gives none.
+    """
+
+    provider: str
+    status: str | None = None
+    context_length: int | None = None
+    input_price: float | None = None
+    output_price: float | None = None
+    supports_tools: bool | None = None
+    supports_structured_output: bool | None = None
+    is_model_author: bool | None = None
+
+    @property
+    def price(self) -> Price | None:
+        """The price as a :class:`~ellmer_py._tokens.Price`, if both prices are known."""
+        if self.input_price is None or self.output_price is None:
+            return None
+        return Price(self.input_price, self.output_price)
+
+
+@frozen
+class HuggingFaceModel:
+    """A model the router serves, with the inference providers behind it."""
+
+    id: str
+    created_at: datetime | None = None
+    owned_by: str | None = None
+    input_modalities: tuple[str, ...] = ()
+    output_modalities: tuple[str, ...] = ()
+    providers: tuple[HuggingFaceModelProvider, ...] = ()
+
+    def provider(self, name: str) -> HuggingFaceModelProvider | None:
+        """The entry for the inference provider ``name`` (case-insensitive), if it serves this."""
+        return next((p for p in self.providers if p.provider.lower() == name.lower()), None)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _whole(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+def _model_provider(doc: Mapping[str, Any]) -> HuggingFaceModelProvider | None:
+    name = _text(doc.get("provider"))
+    if not name:
+        return None
+    pricing = doc.get("pricing")
+    pricing = pricing if isinstance(pricing, Mapping) else {}
+    return HuggingFaceModelProvider(
+        provider=name,
+        status=_text(doc.get("status")),
+        context_length=_whole(doc.get("context_length")),
+        input_price=_number(pricing.get("input")),
+        output_price=_number(pricing.get("output")),
+        supports_tools=_flag(doc.get("supports_tools")),
+        supports_structured_output=_flag(doc.get("supports_structured_output")),
+        is_model_author=_flag(doc.get("is_model_author")),
+    )
+
+
+def _model(doc: Mapping[str, Any]) -> HuggingFaceModel | None:
+    model_id = _text(doc.get("id"))
+    if not model_id:
+        return None
+    created = _number(doc.get("created"))
+    architecture = doc.get("architecture")
+    architecture = architecture if isinstance(architecture, Mapping) else {}
+    providers = doc.get("providers")
+    entries = [
+        _model_provider(p)
+        for p in (providers if isinstance(providers, list) else [])
+        if isinstance(p, Mapping)
+    ]
+    return HuggingFaceModel(
+        id=model_id,
+        created_at=datetime.fromtimestamp(created, tz=timezone.utc) if created else None,
+        owned_by=_text(doc.get("owned_by")),
+        input_modalities=_texts(architecture.get("input_modalities")),
+        output_modalities=_texts(architecture.get("output_modalities")),
+        providers=tuple(p for p in entries if p is not None),
+    )
+
+
+def parse_models(doc: Any) -> list[HuggingFaceModel]:
+    """The models of a ``GET /models`` answer, newest first (as R's ``models_*()`` sort)."""
+    data = doc.get("data") if isinstance(doc, Mapping) else None
+    if not isinstance(data, list):
+        raise MalformedResponseError(
+            "HuggingFace: the model list has no 'data' array; is base_url the router's "
+            "API root (https://router.huggingface.co/v1)?",
+            provider="HuggingFace",
+        )
+    models = [m for m in (_model(d) for d in data if isinstance(d, Mapping)) if m is not None]
+    oldest = datetime.min.replace(tzinfo=timezone.utc)
+    models.sort(key=lambda m: m.created_at or oldest, reverse=True)
+    return models
+
+
+def models_huggingface(
+    base_url: str = DEFAULT_BASE_URL,
+    api_key: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    *,
+    api_headers: Mapping[str, str] | None = None,
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> list[HuggingFaceModel]:
+    """The models the Hugging Face router serves (R: ``models_openai()`` and friends).
+
+    One record per model, newest first, each listing its inference providers
+    with their status, context length, prices (dollars per million tokens)
+    and tool and structured-output support. The list is public: the key
+    (found as for ``chat_huggingface()``) is sent when there is one.
+    """
+    from ellmer_py._transport import Transport
+
+    reject_api_key("models_huggingface", api_key, env=ENV)
+    creds = as_credentials("models_huggingface", _default_credentials(), credentials, env=ENV)
+    headers = dict(api_headers or {})
+    with contextlib.suppress(MissingCredentialsError):  # the model list needs no key
+        headers.update(auth_headers(creds()))
+    transport = Transport("HuggingFace", max_tries=max_tries, timeout_s=timeout_s)
+    try:
+        doc = transport.request_json("GET", base_url.rstrip("/") + "/models", headers=headers)
+    finally:
+        transport.close()
+    return parse_models(doc)
+
+
+class RouterPrices:
+    """Prices from the router's own ``GET /models``, read once, when first needed.
+
+    The price of an answer is that of the inference provider that served it:
+    the router names it in the ``x-inference-provider`` header, or the model
+    id names it (``org/model:provider``). A list that can't be read leaves
+    every answer unpriced; it is not asked for again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._table: dict[tuple[str, str], Price] | None = None
+
+    def price(self, provider: Provider, headers: Mapping[str, str]) -> Price | None:
+        """The price of ``provider.model`` as served by the upstream provider in ``headers``."""
+        model, _, suffix = provider.model.partition(":")
+        upstream = (headers.get("x-inference-provider") or suffix).strip().lower()
+        if not upstream:
+            return None
+        return self._prices(provider).get((model.lower(), upstream))
+
+    def _prices(self, provider: Provider) -> dict[tuple[str, str], Price]:
+        with self._lock:
+            if self._table is None:
+                self._table = {}
+                url = provider.base_url.rstrip("/") + "/models"
+                try:
+                    doc = provider.transport.request_json("GET", url, headers=provider.headers())
+                    for model in parse_models(doc):
+                        for entry in model.providers:
+                            if entry.price is not None:
+                                key = (model.id.lower(), entry.provider.lower())
+                                self._table[key] = entry.price
+                except Exception as exc:  # never break a chat for a price
+                    log.info("HuggingFace: no prices (GET /models failed: %s).", exc)
+            return self._table
 
 
 SPEC = ProviderSpec(

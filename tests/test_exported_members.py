@@ -6,6 +6,7 @@ in the same change, so the diff shows it.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import subprocess
 import sys
@@ -41,6 +42,7 @@ PUBLIC = [
     "ModelLimitation",
     "ModelLimitationError",
     "NotFoundError",
+    "ParallelChatError",
     "Params",
     "PaymentRequiredError",
     "Provider",
@@ -50,26 +52,115 @@ PUBLIC = [
     "ServerError",
     "StreamError",
     "StreamErrorEvent",
+    "StructuredOutputError",
     "SystemTurn",
     "Tokens",
+    "ToolDef",
     "ToolError",
+    "ToolReject",
     "TransportError",
     "Turn",
+    "Type",
+    "TypeArray",
+    "TypeBasic",
+    "TypeEnum",
+    "TypeIgnore",
+    "TypeJsonSchema",
+    "TypeObject",
     "UserTurn",
     "chat",
+    "chat_azure_openai",
+    "chat_cloudflare",
+    "chat_databricks",
+    "chat_deepseek",
+    "chat_github",
+    "chat_groq",
     "chat_huggingface",
+    "chat_mistral",
+    "chat_ollama",
     "chat_openai_compatible",
+    "chat_openrouter",
+    "chat_perplexity",
+    "chat_portkey",
+    "content_image_file",
+    "content_image_url",
+    "content_pdf_file",
+    "content_pdf_url",
     "contents_record",
     "contents_replay",
     "get_provider_spec",
     "hookimpl",
     "list_providers",
+    "models_huggingface",
     "modify_list",
+    "parallel_chat",
+    "parallel_chat_structured",
+    "parallel_chat_text",
     "params",
+    "token_usage",
+    "tool",
+    "tool_annotations",
+    "tool_reject",
+    "type_array",
+    "type_boolean",
+    "type_enum",
+    "type_from_schema",
+    "type_ignore",
+    "type_integer",
+    "type_number",
+    "type_object",
+    "type_string",
 ]
 
+#: The OpenAI-compatible providers ported from R's ellmer, one plugin module each.
+PROVIDER_MODULES = {
+    "chat_azure_openai": "ellmer_py.providers.azure_openai",
+    "chat_cloudflare": "ellmer_py.providers.cloudflare",
+    "chat_databricks": "ellmer_py.providers.databricks",
+    "chat_deepseek": "ellmer_py.providers.deepseek",
+    "chat_github": "ellmer_py.providers.github",
+    "chat_groq": "ellmer_py.providers.groq",
+    "chat_mistral": "ellmer_py.providers.mistral",
+    "chat_ollama": "ellmer_py.providers.ollama",
+    "chat_openrouter": "ellmer_py.providers.openrouter",
+    "chat_perplexity": "ellmer_py.providers.perplexity",
+    "chat_portkey": "ellmer_py.providers.portkey",
+}
+
 #: Names reached through the module's ``__getattr__`` rather than imported eagerly.
-LAZY = {"chat_huggingface", "chat_openai_compatible", "hookimpl"}
+LAZY = {"chat_huggingface", "chat_openai_compatible", "hookimpl", "models_huggingface"}
+LAZY |= set(PROVIDER_MODULES)
+#: Tools, schema types and structured output build many classes: loaded on first use too.
+LAZY_CORE = {
+    "StructuredOutputError": "ellmer_py._structured",
+    "ToolDef": "ellmer_py._tools",
+    "ToolReject": "ellmer_py._tools",
+    "tool": "ellmer_py._tools",
+    "tool_annotations": "ellmer_py._tools",
+    "tool_reject": "ellmer_py._tools",
+    **{
+        name: "ellmer_py._types"
+        for name in (
+            "Type",
+            "TypeArray",
+            "TypeBasic",
+            "TypeEnum",
+            "TypeIgnore",
+            "TypeJsonSchema",
+            "TypeObject",
+            "type_array",
+            "type_boolean",
+            "type_enum",
+            "type_from_schema",
+            "type_ignore",
+            "type_integer",
+            "type_number",
+            "type_object",
+            "type_string",
+        )
+    },
+}
+LAZY |= set(LAZY_CORE)
 
 #: Names that the ``__init__`` module needs for itself, not part of the API.
 NOT_API = {"annotations", "TYPE_CHECKING", "Any"}
@@ -85,13 +176,16 @@ ERRORS = [
     "MissingCredentialsError",
     "ModelLimitationError",
     "NotFoundError",
+    "ParallelChatError",
     "PaymentRequiredError",
     "RateLimitError",
     "RequestTimeoutError",
     "ServerError",
     "StreamError",
     "StreamErrorEvent",
+    "StructuredOutputError",
     "ToolError",
+    "ToolReject",
     "TransportError",
 ]
 
@@ -134,12 +228,36 @@ def test_star_import() -> None:
 
 def test_lazy_names_are_the_real_objects() -> None:
     from ellmer_py._hookspecs import hookimpl
-    from ellmer_py.providers.huggingface import chat_huggingface
+    from ellmer_py.providers.huggingface import chat_huggingface, models_huggingface
     from ellmer_py.providers.openai_compatible import chat_openai_compatible
 
     assert ellmer_py.hookimpl is hookimpl
+    assert ellmer_py.models_huggingface is models_huggingface
     assert ellmer_py.chat_huggingface is chat_huggingface
     assert ellmer_py.chat_openai_compatible is chat_openai_compatible
+
+
+@pytest.mark.parametrize(("name", "module"), sorted(PROVIDER_MODULES.items()))
+def test_provider_constructors_are_the_plugins_functions(name: str, module: str) -> None:
+    assert getattr(ellmer_py, name) is getattr(importlib.import_module(module), name)
+
+
+@pytest.mark.parametrize(("name", "module"), sorted(LAZY_CORE.items()))
+def test_lazy_core_names_are_the_real_objects(name: str, module: str) -> None:
+    assert getattr(ellmer_py, name) is getattr(importlib.import_module(module), name)
+
+
+def test_tools_and_types_load_on_first_use() -> None:
+    code = (
+        "import sys, ellmer_py; "
+        "print(sorted(m for m in ('ellmer_py._tools', 'ellmer_py._types', "
+        "'ellmer_py._structured') if m in sys.modules)); "
+        "ellmer_py.type_string; print('ellmer_py._types' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split("\n")[:2] == ["[]", "True"]
 
 
 def test_unknown_names_raise_attribute_error() -> None:

@@ -480,6 +480,17 @@ def test_replay_as_recorded(srv: FakeServer, path: Path) -> None:
             check_turn(last_assistant(chat), expected)
             sent = [*history, {"role": "user", "content": prompt}]
             history = [*sent, expected.assistant_message()]
+            # No tools are registered: tool calls stay unanswered until the next prompt,
+            # which answers them with an error first (R: complete_dangling_tool_requests()).
+            history += [
+                {
+                    "role": "tool",
+                    "content": "Tool calling failed with error Chat ended before the tool "
+                    "could be invoked.",
+                    "tool_call_id": str(c["id"]),
+                }
+                for c in expected.calls
+            ]
             assert len(chat.get_turns()) == turns_before + 2
         else:
             with pytest.raises(HTTPStatusError) as info:

@@ -795,3 +795,113 @@ def test_a_chunk_with_an_empty_error_field_is_a_chunk(empty: Any) -> None:
 def test_a_chunk_with_choices_and_an_error_field_is_a_chunk() -> None:
     doc = {"choices": [], "error": None}
     assert PROTOCOL.parse_event(ServerSentEvent(json.dumps(doc))) == doc
+
+
+# -- tools, structured output and thinking ------------------------------------------------
+
+
+def test_tools_go_in_the_body_as_strict_functions() -> None:
+    from ellmer_py import tool, type_integer, type_string
+
+    def lookup(query: str, limit: int = 5) -> str:
+        """Search the notes."""
+        return query
+
+    explicit = tool(
+        lookup, "Look up", arguments={"query": type_string("What"), "limit": type_integer()}
+    )
+    out = PROTOCOL.chat_body(
+        [UserTurn("hi")], model=MODEL, wire_params={}, stream=False, tools=[tool(lookup), explicit]
+    )
+    assert out["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "description": "Search the notes.",
+                "strict": True,
+                "parameters": {
+                    "type": "object",
+                    "description": "",
+                    "properties": {
+                        "query": {"type": "string", "description": ""},
+                        "limit": {"type": ["integer", "null"], "description": ""},
+                    },
+                    "required": ["query", "limit"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "description": "Look up",
+                "strict": True,
+                "parameters": {
+                    "type": "object",
+                    "description": "",
+                    "properties": {
+                        "query": {"type": "string", "description": "What"},
+                        "limit": {"type": "integer", "description": ""},
+                    },
+                    "required": ["query", "limit"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+    ]
+    assert "tools" not in body(UserTurn("hi"))  # no tools, no field
+
+
+def test_a_type_asks_for_a_json_schema_response_format() -> None:
+    from ellmer_py import type_boolean, type_object
+
+    out = PROTOCOL.chat_body(
+        [UserTurn("hi")],
+        model=MODEL,
+        wire_params={},
+        stream=True,
+        type=type_object(ok=type_boolean()),
+    )
+    assert out["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "structured_data",
+            "schema": {
+                "type": "object",
+                "description": "",
+                "properties": {"ok": {"type": "boolean", "description": ""}},
+                "required": ["ok"],
+                "additionalProperties": False,
+            },
+            "strict": True,
+        },
+    }
+    assert PROTOCOL.needs_wrapper(type_boolean())
+    assert not PROTOCOL.needs_wrapper(type_object(ok=type_boolean()))
+
+
+def test_preserved_thinking_can_use_reasoning_content() -> None:
+    turn = AssistantTurn([ContentThinking("Hmm."), ContentText("4")])
+    protocol = OpenAIChat(preserve_thinking=True, reasoning_field="reasoning_content")
+    assert messages(turn, protocol=protocol) == [
+        {"role": "assistant", "content": "4", "reasoning_content": "Hmm."}
+    ]
+
+
+def test_add_contents_gives_thinking_and_text_pieces() -> None:
+    state = StreamState()
+    assert state.add_contents(chunk({"role": "assistant"})) is None
+    assert state.add_contents(chunk({"reasoning_content": "Let me think."})) == [
+        ContentThinking("Let me think.")
+    ]
+    both = chunk({"reasoning": "Done.", "content": "Four."})
+    assert state.add_contents(both) == [ContentThinking("Done."), ContentText("Four.")]
+    tool_delta = {"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f"}}]}
+    assert state.add_contents(chunk(tool_delta, "tool_calls")) is None
+    assert state.turn().contents == (
+        ContentThinking("Let me think.Done."),
+        ContentText("Four."),
+        ContentToolRequest("c", "f", {}),
+    )

@@ -41,8 +41,19 @@ from ellmer_py._registry import (
 from ellmer_py.conformance.fake_server import FakeServer, Reply
 
 BUILT_INS = {
+    "azure_openai": "ellmer_py.providers.azure_openai",
+    "cloudflare": "ellmer_py.providers.cloudflare",
+    "databricks": "ellmer_py.providers.databricks",
+    "deepseek": "ellmer_py.providers.deepseek",
+    "github": "ellmer_py.providers.github",
+    "groq": "ellmer_py.providers.groq",
     "huggingface": "ellmer_py.providers.huggingface",
+    "mistral": "ellmer_py.providers.mistral",
+    "ollama": "ellmer_py.providers.ollama",
     "openai_compatible": "ellmer_py.providers.openai_compatible",
+    "openrouter": "ellmer_py.providers.openrouter",
+    "perplexity": "ellmer_py.providers.perplexity",
+    "portkey": "ellmer_py.providers.portkey",
 }
 
 

@@ -1,0 +1,325 @@
+"""Chat from asyncio: ``chat_async()``, ``stream_async()``, ``chat_structured_async()``.
+
+(R: ``Chat$chat_async()``, ``$stream_async()``, ``$chat_structured_async()``.)
+
+urllib3 is synchronous, so the work runs on the same transport in a worker
+thread (one per call) while the event loop stays free. A stream advances in
+lockstep with its reader: the worker reads the next piece only when the
+reader asks for it, so nothing is read ahead of what the caller has seen.
+
+Cancelling the task (``task.cancel()``, ``asyncio.wait_for`` timing out, a
+``TaskGroup`` failing), or leaving an ``async for`` over ``stream_async()``
+early, ends the request at once: the worker's requests run in a
+:class:`~ellmer_py._scope.RequestScope`, whose sockets are shut down, so a
+read waiting on the server returns immediately and the connection is
+dropped, not returned to the pool. The chat then holds the user turn and an
+``AssistantPartialTurn`` with what had arrived and the reason
+(``"cancelled"``, or the sync stream's "interrupted" reason when the reader
+stopped), as R's ellmer does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from ._scope import RequestScope
+from ._turn import AssistantPartialTurn, Turn, UserTurn
+
+if TYPE_CHECKING:
+    from ._chat import Chat
+
+__all__ = ["AsyncStream", "chat_async", "chat_structured_async", "stream_async"]
+
+_T = TypeVar("_T")
+
+#: The reason recorded when the task awaiting the answer is cancelled (R's default).
+CANCELLED = "cancelled"
+#: The reason recorded when the reader leaves the stream early (as the sync stream says).
+INTERRUPTED = "interrupted: the caller stopped reading the stream"
+#: How long a cancelled call waits for its worker to record the partial turn.
+_GRACE_S = 2.0
+
+_Message = tuple[Literal["item", "end", "error"], Any]
+
+
+class AsyncStream(AsyncIterator[_T], Generic[_T]):
+    """An async iterator over a chat's blocking iterator, driven by a worker thread.
+
+    Returned by ``Chat.stream_async()``. Iterate it with ``async for``; close
+    it with ``await stream.aclose()`` (or ``contextlib.aclosing``) to stop
+    early and record the partial turn at once. The request goes out when
+    iteration starts.
+    """
+
+    def __init__(
+        self,
+        chat: Chat,
+        source: Iterator[_T],
+        user: Turn | None,
+        *,
+        oneshot: bool = False,
+    ) -> None:
+        self._worker = _Worker(chat, source, user, oneshot=oneshot)
+        self._finished = False
+
+    def __aiter__(self) -> AsyncStream[_T]:
+        return self
+
+    async def __anext__(self) -> _T:
+        if self._finished:
+            raise StopAsyncIteration
+        pending = self._worker.ask(asyncio.get_running_loop())
+        if pending is None:
+            self._finished = True
+            raise StopAsyncIteration
+        try:
+            kind, value = await pending
+        except asyncio.CancelledError:
+            self._finished = True
+            await self._worker.stop(CANCELLED)
+            raise
+        if kind == "item":
+            return value  # type: ignore[no-any-return]
+        self._finished = True
+        if kind == "end":
+            raise StopAsyncIteration
+        raise value
+
+    async def aclose(self) -> None:
+        """Stop reading: the request ends and what arrived is kept as a partial turn."""
+        self._finished = True
+        await self._worker.stop(INTERRUPTED)
+
+    def __del__(self) -> None:
+        # Left without aclose() (a `break` out of `async for`): end the request
+        # now; the worker records the partial turn a moment later. (The worker
+        # thread holds the _Worker, never this object, so this does run.)
+        worker = getattr(self, "_worker", None)
+        if worker is not None:
+            worker.signal_stop(INTERRUPTED)
+
+
+class _Worker:
+    """The thread that advances the blocking iterator, one item per request."""
+
+    def __init__(
+        self, chat: Chat, source: Iterator[Any], user: Turn | None, *, oneshot: bool
+    ) -> None:
+        self._chat = chat
+        self._source = source
+        self._user = user
+        self._oneshot = oneshot
+        self._scope = RequestScope()
+        self._before = len(chat.get_turns())
+        self._lock = threading.Lock()
+        self._demand = threading.Semaphore(0)
+        self._started = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: asyncio.Future[_Message] | None = None
+        self._exit: asyncio.Future[None] | None = None
+        self._closing = False
+        self._cancel_reason: str | None = None
+        self._exited = False
+
+    # -- the reader's side (event loop thread) -------------------------------
+
+    def ask(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[_Message] | None:
+        """Ask for the next item; None when the worker is already gone."""
+        pending: asyncio.Future[_Message] = loop.create_future()
+        with self._lock:
+            if self._exited:
+                return None
+            if self._pending is not None and not self._pending.done():
+                raise RuntimeError(
+                    "stream_async(): another task is already waiting for the next piece; "
+                    "read one stream from one task at a time."
+                )
+            self._pending = pending
+            if not self._started:
+                self._started = True
+                self._loop = loop
+                self._exit = loop.create_future()
+                context = contextvars.copy_context()
+                thread = threading.Thread(
+                    target=context.run, args=(self._work,), name="ellmer-py-async", daemon=True
+                )
+                thread.start()
+        self._demand.release()
+        return pending
+
+    def signal_stop(self, reason: str) -> None:
+        """Tell the worker to stop, from any thread, without waiting."""
+        with self._lock:
+            if self._exited or not self._started:
+                self._exited = True
+                return
+            self._closing = True
+            if self._cancel_reason is None:
+                self._cancel_reason = reason
+        self._scope.cancel()  # a read blocked on the server ends now
+        self._demand.release()  # an idle worker wakes up and closes the source
+
+    async def stop(self, reason: str) -> None:
+        """End the worker's request and wait (briefly) until it has recorded the turns."""
+        self.signal_stop(reason)
+        exit_future = self._exit
+        if exit_future is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _GRACE_S
+        while not exit_future.done() and loop.time() < deadline:
+            # again: a connection opened after the last call (during a connect)
+            self._scope.cancel()
+            await asyncio.wait({exit_future}, timeout=0.05)
+
+    # -- the worker's side ----------------------------------------------------
+
+    def _deliver(self, message: _Message) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, None
+        loop = self._loop
+        if pending is None or loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
+            loop.call_soon_threadsafe(_resolve, pending, message)
+
+    def _work(self) -> None:
+        source = self._source
+        try:
+            with self._scope.active():
+                while True:
+                    self._demand.acquire()
+                    with self._lock:
+                        if self._closing:
+                            break
+                    try:
+                        item = next(source)
+                    except StopIteration:
+                        self._deliver(("end", None))
+                        break
+                    except BaseException as exc:
+                        self._deliver(("error", exc))
+                        break
+                    self._deliver(("item", item))
+                    if self._oneshot:
+                        break
+                with contextlib.suppress(Exception):
+                    _close(source)  # stopped early: the chat records the partial turn
+        finally:
+            with self._lock:
+                self._exited = True
+                reason = self._cancel_reason
+            if reason is not None:
+                _record_cancel(self._chat, self._before, self._user, reason, self._scope.requests)
+            self._deliver(("end", None))  # anyone still waiting
+            loop, exit_future = self._loop, self._exit
+            if loop is not None and exit_future is not None:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_resolve, exit_future, None)
+
+
+def _resolve(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _close(source: Iterator[Any]) -> None:
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()
+
+
+def _record_cancel(chat: Chat, before: int, user: Turn | None, reason: str, sent: int) -> None:
+    """Leave the cancelled exchange in the chat: the user turn and a partial answer.
+
+    A partial turn the chat recorded gets ``reason``; a request that was sent
+    but left no turn (cancelled before the answer began, or not streamed)
+    gets the user turn and an empty partial turn; a request never sent
+    leaves the turns as they were.
+    """
+    turns = chat.get_turns()
+    new = turns[before:]
+    if new and isinstance(new[-1], AssistantPartialTurn):
+        from attrs import evolve
+
+        turns[-1] = evolve(new[-1], reason=reason)
+    elif not sent:
+        return
+    elif not new:
+        if user is None:
+            return
+        turns += [user, AssistantPartialTurn((), reason=reason)]
+    elif new[-1].role == "user":
+        turns.append(AssistantPartialTurn((), reason=reason))
+    else:
+        return  # the answer was complete before the cancellation took effect
+    chat.set_turns(turns)
+
+
+def _user_turn(chat: Chat, args: tuple[Any, ...], allow_empty: bool = False) -> Turn | None:
+    """The user turn ``chat`` will send for ``args`` (tool calls left open answered first)."""
+    next_user_turn = getattr(chat, "_next_user_turn", None)
+    if next_user_turn is not None:
+        turn: Turn = next_user_turn(args, allow_empty=allow_empty)
+        return turn
+    if len(args) == 1 and isinstance(args[0], UserTurn):  # pragma: no cover
+        return args[0]
+    try:  # pragma: no cover
+        return UserTurn(args)
+    except TypeError:  # pragma: no cover
+        return None
+
+
+def _once(call: Callable[[], _T]) -> Iterator[_T]:
+    yield call()
+
+
+# -- the public functions (Chat's methods delegate here) -------------------------
+
+
+async def chat_async(chat: Chat, *args: Any, **kwargs: Any) -> str:
+    """Send a message and return the answer's text, without blocking the event loop.
+
+    (R: ``Chat$chat_async()``.) Arguments are those of ``Chat.chat()``; echo
+    defaults to "none". Cancelling the awaiting task closes the connection
+    and leaves the user turn and an ``AssistantPartialTurn`` (reason
+    "cancelled") in the chat.
+    """
+    kwargs.setdefault("echo", "none")
+    user = _user_turn(chat, args)
+    stream: AsyncStream[str] = AsyncStream(
+        chat, _once(lambda: chat.chat(*args, **kwargs)), user, oneshot=True
+    )
+    return await stream.__anext__()
+
+
+def stream_async(chat: Chat, *args: Any, **kwargs: Any) -> AsyncStream[str]:
+    """Send a message and iterate the answer's text asynchronously as it arrives.
+
+    (R: ``Chat$stream_async()``.) Use ``async for piece in
+    chat.stream_async(...)``. Arguments are checked now; the request goes
+    out when iteration starts. Stopping early (``aclose()``, a ``break``) or
+    cancelling the task ends the request at once and keeps what arrived as
+    an ``AssistantPartialTurn``.
+    """
+    user = _user_turn(chat, args)
+    source = chat.stream(*args, **kwargs)
+    return AsyncStream(chat, source, user)
+
+
+async def chat_structured_async(chat: Chat, *args: Any, type: Any, **kwargs: Any) -> Any:
+    """Extract structured data without blocking the event loop.
+
+    (R: ``Chat$chat_structured_async()``.) Arguments are those of
+    ``Chat.chat_structured()``; cancelling behaves as for ``chat_async()``.
+    """
+    user = _user_turn(chat, args, allow_empty=True)
+    stream: AsyncStream[Any] = AsyncStream(
+        chat, _once(lambda: chat.chat_structured(*args, type=type, **kwargs)), user, oneshot=True
+    )
+    return await stream.__anext__()

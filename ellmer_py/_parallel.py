@@ -1,0 +1,448 @@
+"""Many conversations at once: ``parallel_chat()`` and friends (R: ``parallel_chat()``).
+
+Each prompt gets its own copy of the chat (same provider, system prompt,
+tools and history; its own turns), run in a pool of worker threads on the
+provider's shared connection pool:
+
+- at most ``max_active`` requests are in flight at a time;
+- requests start at ``rpm`` per minute on average (a token bucket that
+  starts full with ``min(rpm, max_active)`` tokens, so the first batch goes
+  out at once; every HTTP request counts, retries and tool-loop rounds too);
+- results come back in prompt order, whatever order they finish in;
+- ``on_error`` says what a failure does, as in R: ``"return"`` (default)
+  starts no new requests, lets those in flight finish and returns;
+  ``"continue"`` performs every request; ``"stop"`` ends the requests in
+  flight and raises :class:`ParallelChatError`, which carries the results so
+  far. A failed prompt's slot holds its error (``parallel_chat()``) or None
+  (``parallel_chat_text()``, ``parallel_chat_structured()``); a prompt never
+  sent holds None; one warning lists what failed.
+- a progress bar is drawn on stderr when it is a terminal.
+
+Tools registered on the chat run in the worker threads, so several may run
+at once. Ctrl-C ends the requests in flight and raises KeyboardInterrupt.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+from ._content import Content
+from ._errors import ConfigurationError, EllmerError
+from ._turn import Turn, UserTurn
+
+if TYPE_CHECKING:
+    from ._chat import Chat
+
+__all__ = [
+    "ParallelChatError",
+    "fork_chat",
+    "parallel_chat",
+    "parallel_chat_structured",
+    "parallel_chat_text",
+]
+
+OnError = Literal["return", "continue", "stop"]
+Prompt = str | Content | UserTurn | Sequence[str | Content]
+
+
+class ParallelChatError(EllmerError):
+    """``on_error="stop"``: a prompt failed, so the parallel run stopped.
+
+    ``results`` is what the function would have returned (finished prompts
+    filled in, the failed one holding its error or None, the rest None);
+    ``errors`` maps each failed prompt's index to its error. The first error
+    is also the ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, results: list[Any], errors: dict[int, Exception]) -> None:
+        super().__init__(message)
+        self.results = results
+        self.errors = errors
+
+
+def fork_chat(chat: Chat) -> Chat:
+    """A copy of ``chat`` with its own turns (R: ``chat$clone()``).
+
+    Same provider (and connection pool), system prompt, echo, tools and
+    callbacks; the turns, tools and callbacks are copied, so changing one
+    chat never changes the other.
+    """
+    clone = copy.copy(chat)
+    for name, value in list(vars(clone).items()):
+        if isinstance(value, (list, dict, set)):
+            setattr(clone, name, copy.copy(value))
+    return clone
+
+
+# -- the outcome of one prompt ---------------------------------------------------------
+
+
+class _Skipped:
+    """The prompt was never sent (the run stopped first)."""
+
+
+class _Failed:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+class _Unextracted:
+    """The request worked but the answer did not fit the type (R: a warning, NA)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+_SKIPPED = _Skipped()
+_NOT_DONE = (_Skipped, _Failed, _Unextracted)
+
+
+def _prompt_args(prompt: Any, index: int) -> tuple[Any, ...]:
+    if isinstance(prompt, (str, Content, UserTurn)):
+        return (prompt,)
+    if isinstance(prompt, Sequence) and not isinstance(prompt, (bytes, bytearray)):
+        parts = tuple(prompt)
+        if parts and all(isinstance(p, (str, Content)) for p in parts):
+            return parts
+    raise ConfigurationError(
+        f"prompts[{index}] must be a string, a Content object, a UserTurn or a list of "
+        f"strings and Content objects, not {type(prompt).__name__}."
+    )
+
+
+def _check_args(prompts: Any, max_active: Any, rpm: Any, on_error: Any) -> list[tuple[Any, ...]]:
+    if isinstance(prompts, (str, bytes, Content, Turn, Mapping)) or not isinstance(
+        prompts, Iterable
+    ):
+        raise ConfigurationError(
+            "prompts must be a list with one prompt per conversation (for one prompt, "
+            f"use chat.chat()), not {type(prompts).__name__}."
+        )
+    if isinstance(max_active, bool) or not isinstance(max_active, int) or max_active < 1:
+        raise ConfigurationError(
+            f"max_active must be a whole number of requests, 1 or more, not {max_active!r}."
+        )
+    if (
+        isinstance(rpm, bool)
+        or not isinstance(rpm, (int, float))
+        or not rpm > 0
+        or rpm == float("inf")
+    ):
+        raise ConfigurationError(
+            f"rpm must be a positive number of requests per minute, not {rpm!r}."
+        )
+    if on_error not in ("return", "continue", "stop"):
+        raise ConfigurationError(
+            f"on_error must be 'return', 'continue' or 'stop', not {on_error!r}."
+        )
+    return [_prompt_args(p, i) for i, p in enumerate(list(prompts))]
+
+
+def _as_chat(chat: Any) -> Chat:
+    from ._chat import Chat
+
+    if isinstance(chat, str):
+        from ._registry import chat as chat_from_name
+
+        return chat_from_name(chat)
+    if not isinstance(chat, Chat):
+        raise ConfigurationError(
+            "parallel_chat() needs a Chat (from a chat_*() function) or a "
+            f'"provider/model" string, not {type(chat).__name__}.'
+        )
+    return chat
+
+
+# -- the progress bar ---------------------------------------------------------------------
+
+
+class _Progress:
+    """A one-line progress bar, redrawn in place; cleared when the run ends."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, stream: TextIO | None, label: str) -> None:
+        self.total = total
+        self.stream = stream
+        self.label = label
+        self.start = time.monotonic()
+        self._drawn = 0.0
+        self._width = 0
+
+    def update(self, done: int, failed: int, *, force: bool = False) -> None:
+        stream = self.stream
+        if stream is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._drawn < 0.1:
+            return
+        self._drawn = now
+        filled = self.WIDTH * done // self.total if self.total else self.WIDTH
+        bar = "=" * filled + " " * (self.WIDTH - filled)
+        failures = f", {failed} failed" if failed else ""
+        line = f"{self.label} [{bar}] {done}/{self.total}{failures} | {now - self.start:.1f}s"
+        pad = " " * max(0, self._width - len(line))
+        self._width = len(line)
+        stream.write(f"\r{line}{pad}")
+        stream.flush()
+
+    def close(self) -> None:
+        if self.stream is not None and self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+
+
+def _progress_stream(progress: bool | None) -> TextIO | None:
+    stream = sys.stderr
+    if progress is None:
+        isatty = getattr(stream, "isatty", None)
+        try:
+            progress = bool(isatty()) if callable(isatty) else False
+        except (OSError, ValueError):  # a closed or detached stream
+            progress = False
+    return stream if progress else None
+
+
+# -- the engine ---------------------------------------------------------------------
+
+
+def _run(
+    chat: Chat,
+    prompts: Any,
+    work: Callable[[Chat, tuple[Any, ...]], Any],
+    *,
+    max_active: int,
+    rpm: float,
+    on_error: OnError,
+    progress: bool | None,
+    label: str,
+) -> list[Any]:
+    """Run ``work(fork, prompt_args)`` for every prompt; one outcome per prompt, in order."""
+    import concurrent.futures
+
+    from ._scope import RateLimiter, RequestCancelled, RequestScope
+
+    args = _check_args(prompts, max_active, rpm, on_error)
+    n = len(args)
+    outcomes: list[Any] = [_SKIPPED] * n
+    if n == 0:
+        return outcomes
+    scope = RequestScope(RateLimiter(rpm, capacity=min(rpm, max_active)))
+    stop = threading.Event()
+
+    def task(i: int) -> Any:
+        if stop.is_set():
+            return _SKIPPED
+        with scope.active():
+            try:
+                return work(fork_chat(chat), args[i])
+            except RequestCancelled:
+                return _SKIPPED  # refused before it was sent
+            except Exception as exc:
+                if scope.cancelled:
+                    return _SKIPPED  # ended by us (on_error="stop")
+                return _Failed(exc)
+
+    bar = _Progress(n, _progress_stream(progress), label)
+    done = failed = 0
+    bar.update(0, 0, force=True)
+    pool = concurrent.futures.ThreadPoolExecutor(
+        max_active, thread_name_prefix="ellmer-py-parallel"
+    )
+    try:
+        futures = {pool.submit(task, i): i for i in range(n)}
+        pending = set(futures)
+        while pending:
+            finished, pending = concurrent.futures.wait(
+                pending, timeout=0.2, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in finished:
+                i = futures[future]
+                outcome = future.result()
+                outcomes[i] = outcome
+                if outcome is not _SKIPPED:
+                    done += 1
+                if isinstance(outcome, _Failed):
+                    failed += 1
+                    if on_error != "continue":
+                        stop.set()  # no new prompts
+                        scope.refuse()  # nor new requests (tool rounds, retries)
+                    if on_error == "stop":
+                        scope.cancel()  # and end those in flight
+            bar.update(done, failed, force=bool(finished) and not pending)
+    except BaseException:
+        # Ctrl-C (or a bug): end everything now and say so.
+        stop.set()
+        scope.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        bar.close()
+    pool.shutdown(wait=True)
+    return outcomes
+
+
+def _report(
+    outcomes: list[Any],
+    results: list[Any],
+    on_error: OnError,
+    function: str,
+) -> list[Any]:
+    """Warn about (or, with on_error="stop", raise for) the prompts that failed."""
+    errors = {i: o.error for i, o in enumerate(outcomes) if isinstance(o, _Failed)}
+    skipped = sum(1 for o in outcomes if o is _SKIPPED)
+    unextracted = {i: o.error for i, o in enumerate(outcomes) if isinstance(o, _Unextracted)}
+    lines = [
+        f" * prompts[{i}]: {type(e).__name__}: {e}"
+        for i, e in sorted({**errors, **unextracted}.items())
+    ]
+    details = "\n" + "\n".join(lines) if lines else ""
+    if errors and on_error == "stop":
+        first = min(errors)
+        message = (
+            f"{function}(): prompts[{first}] failed, so the run stopped (on_error='stop'); "
+            f"{len(results) - len(errors) - skipped} of {len(results)} prompts finished. "
+            f"The results so far are in this error's .results.{details}"
+        )
+        raise ParallelChatError(message, results=results, errors=errors) from errors[first]
+    parts = []
+    if errors:
+        parts.append(f"{len(errors)} of {len(results)} requests failed")
+    if skipped:
+        why = " (on_error='return' stops the run at the first failure)" if errors else ""
+        parts.append(f"{skipped} did not complete{why}")
+    if unextracted:
+        parts.append(
+            f"the data could not be extracted from {len(unextracted)} of {len(results)} answers"
+        )
+    if parts:
+        warnings.warn(f"{function}(): {'; '.join(parts)}.{details}", UserWarning, stacklevel=3)
+    return results
+
+
+# -- the public functions --------------------------------------------------------------
+
+
+def parallel_chat(
+    chat: Chat | str,
+    prompts: Iterable[Prompt],
+    max_active: int = 10,
+    rpm: float = 500,
+    on_error: OnError = "return",
+    *,
+    progress: bool | None = None,
+) -> list[Chat | Exception | None]:
+    """Send each prompt in its own copy of ``chat``, many at once (R: ``parallel_chat()``).
+
+    Returns one item per prompt, in prompt order: the conversation (a Chat
+    forked from ``chat``, with the prompt and its answer added; registered
+    tools are run), the error if its request failed, or None if it was never
+    sent. ``max_active`` bounds the requests in flight, ``rpm`` the requests
+    per minute; ``on_error`` is "return" (default: stop sending new requests
+    after a failure), "continue" or "stop" (raise ParallelChatError).
+    ``progress``: draw a progress bar on stderr (default: when it is a
+    terminal).
+    """
+    chat = _as_chat(chat)
+
+    def work(fork: Chat, args: tuple[Any, ...]) -> Chat:
+        fork.chat(*args, echo="none")
+        return fork
+
+    outcomes = _run(
+        chat,
+        prompts,
+        work,
+        max_active=max_active,
+        rpm=rpm,
+        on_error=on_error,
+        progress=progress,
+        label="parallel_chat",
+    )
+    results: list[Chat | Exception | None] = [
+        o.error if isinstance(o, _Failed) else None if o is _SKIPPED else o for o in outcomes
+    ]
+    return _report(outcomes, results, on_error, "parallel_chat")
+
+
+def parallel_chat_text(
+    chat: Chat | str,
+    prompts: Iterable[Prompt],
+    max_active: int = 10,
+    rpm: float = 500,
+    on_error: OnError = "return",
+    *,
+    progress: bool | None = None,
+) -> list[str | None]:
+    """The answers' text, one per prompt, in order (R: ``parallel_chat_text()``).
+
+    None where the request failed or was never sent (R: ``NA``); a warning
+    lists the failures. Arguments as for :func:`parallel_chat`.
+    """
+    chat = _as_chat(chat)
+
+    def work(fork: Chat, args: tuple[Any, ...]) -> str:
+        return fork.chat(*args, echo="none")
+
+    outcomes = _run(
+        chat,
+        prompts,
+        work,
+        max_active=max_active,
+        rpm=rpm,
+        on_error=on_error,
+        progress=progress,
+        label="parallel_chat_text",
+    )
+    results: list[str | None] = [o if isinstance(o, str) else None for o in outcomes]
+    return _report(outcomes, results, on_error, "parallel_chat_text")
+
+
+def parallel_chat_structured(
+    chat: Chat | str,
+    prompts: Iterable[Prompt],
+    type: Any,
+    convert: bool = True,
+    *,
+    max_active: int = 10,
+    rpm: float = 500,
+    on_error: OnError = "return",
+    progress: bool | None = None,
+) -> list[Any]:
+    """Extract data fitting ``type`` from each prompt, many at once.
+
+    (R: ``parallel_chat_structured()``.) ``type`` and ``convert`` are those
+    of ``Chat.chat_structured()``. Returns one value per prompt, in order;
+    None where the request failed, was never sent, or the answer did not fit
+    the type (which, as in R, warns but does not stop the run). R's
+    data-frame options (``include_tokens``, ``include_cost``) are left out:
+    use ``parallel_chat()`` and each chat's ``get_tokens()`` / ``get_cost()``.
+    """
+    from ._structured import StructuredOutputError
+
+    chat = _as_chat(chat)
+
+    def work(fork: Chat, args: tuple[Any, ...]) -> Any:
+        try:
+            return fork.chat_structured(*args, type=type, convert=convert)
+        except StructuredOutputError as exc:
+            return _Unextracted(exc)
+
+    outcomes = _run(
+        chat,
+        prompts,
+        work,
+        max_active=max_active,
+        rpm=rpm,
+        on_error=on_error,
+        progress=progress,
+        label="parallel_chat_structured",
+    )
+    results = [None if isinstance(o, _NOT_DONE) else o for o in outcomes]
+    return _report(outcomes, results, on_error, "parallel_chat_structured")

@@ -1,0 +1,152 @@
+"""Tokens and cost: prices, the cost of an answer, and the session-wide usage log.
+
+R: ``token_usage()``, ``get_token_cost()``, ``log_turn()``. Prices are in US
+dollars per million tokens. A provider may carry a :class:`PriceSource`
+(the Hugging Face plugin reads the router's own ``GET /models``); every
+complete answer a provider receives is priced, when the price is known, and
+added to the usage log that :func:`token_usage` reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from attrs import evolve, frozen
+
+from ._turn import AssistantPartialTurn, AssistantTurn, Tokens
+
+if TYPE_CHECKING:
+    from ._provider import Provider
+
+__all__ = ["Price", "PriceSource", "account_turn", "token_cost", "token_usage"]
+
+
+@frozen
+class Price:
+    """What a model costs, in US dollars per million tokens (R: a row of ``prices``).
+
+    ``cached_input`` is the price of input tokens read from the provider's
+    cache; when it is not known they are charged at the ``input`` price.
+    """
+
+    input: float
+    output: float
+    cached_input: float | None = None
+
+
+def token_cost(tokens: Tokens, price: Price) -> float:
+    """The cost in dollars of ``tokens`` at ``price`` (R: ``get_token_cost()``)."""
+    cached = price.cached_input if price.cached_input is not None else price.input
+    return (
+        tokens.input * price.input + tokens.output * price.output + tokens.cached_input * cached
+    ) / 1e6
+
+
+class PriceSource(Protocol):
+    """Where a provider finds the price of its model.
+
+    ``headers`` are the answer's response headers (lower-cased names), for
+    providers that say there who served the request. Return None when the
+    price is unknown; raising is allowed too (the answer is then unpriced).
+    """
+
+    def price(self, provider: Provider, headers: Mapping[str, str]) -> Price | None:
+        """The price of ``provider.model`` for the answer that came with ``headers``."""
+        ...
+
+
+class _UsageLog:
+    """Tokens and cost per (provider, model), summed over the whole process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(self, provider: str, model: str, tokens: Tokens, cost: float | None) -> None:
+        with self._lock:
+            row = self._rows.get((provider, model))
+            if row is None:
+                self._rows[(provider, model)] = {
+                    "provider": provider,
+                    "model": model,
+                    "input": tokens.input,
+                    "output": tokens.output,
+                    "cached_input": tokens.cached_input,
+                    "cost": cost,
+                }
+                return
+            row["input"] += tokens.input
+            row["output"] += tokens.output
+            row["cached_input"] += tokens.cached_input
+            # As in R, one answer of unknown price makes the total unknown.
+            row["cost"] = None if row["cost"] is None or cost is None else row["cost"] + cost
+
+    def rows(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(row) for row in self._rows.values()]
+
+
+_usage = _UsageLog()
+
+
+def token_usage() -> list[dict[str, Any]]:
+    """Tokens used in this session, one row per provider and model (R: ``token_usage()``).
+
+    Each row is a dict with ``provider``, ``model``, ``input``, ``output``,
+    ``cached_input`` (token counts) and ``cost`` (dollars, or None when the
+    price of any of its answers is unknown), summed over every ``Chat`` in
+    the process, in the order they were first used. Answers cut short (partial
+    turns) are not counted. ``pandas.DataFrame(token_usage())`` makes a table.
+    """
+    return _usage.rows()
+
+
+@contextlib.contextmanager
+def _local_token_usage() -> Iterator[None]:
+    """Start from an empty usage log and restore the old one after (R: ``local_tokens()``).
+
+    For tests; not thread-safe with respect to chats running meanwhile.
+    """
+    global _usage
+    old, _usage = _usage, _UsageLog()
+    try:
+        yield
+    finally:
+        _usage = old
+
+
+def _price_of(provider: Provider, headers: Mapping[str, str]) -> Price | None:
+    source: PriceSource | None = getattr(provider, "prices", None)
+    if source is None:
+        return None
+    try:
+        return source.price(provider, headers)
+    except Exception as exc:  # a price is a nicety: never break a chat for it
+        import logging
+
+        logging.getLogger("ellmer_py").debug(
+            "%s: no price for %s: %s", provider.name, provider.model, exc
+        )
+        return None
+
+
+def account_turn(
+    provider: Provider, turn: AssistantTurn, headers: Mapping[str, str]
+) -> AssistantTurn:
+    """Price a complete answer and add it to the session's usage log.
+
+    Returns the turn with ``cost`` set when its tokens and the model's price
+    are known. A partial turn is returned as it is, neither priced nor logged.
+    Never raises because of pricing.
+    """
+    if isinstance(turn, AssistantPartialTurn):
+        return turn
+    if turn.cost is None and turn.tokens is not None:
+        price = _price_of(provider, headers)
+        if price is not None:
+            turn = evolve(turn, cost=token_cost(turn.tokens, price))
+    _usage.add(provider.name, provider.model, turn.tokens or Tokens(), turn.cost)
+    return turn

@@ -1,0 +1,115 @@
+"""Models hosted on DeepSeek (R: ``chat_deepseek()``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ellmer_py import Chat, ModelLimitation, Params, ProviderSpec, hookimpl
+from ellmer_py._chat import SystemPromptFallback
+from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
+from ellmer_py._echo import Echo
+from ellmer_py._openai_chat import OpenAIChat
+
+from ._shared import build_chat, default_model
+
+__all__ = ["chat_deepseek"]
+
+DEFAULT_BASE_URL = "https://api.deepseek.com"
+DEFAULT_MODEL = "deepseek-v4-flash"
+ENV = ("DEEPSEEK_API_KEY",)
+
+#: R's ``chat_params`` for DeepSeek: ``max_tokens``, and no ``seed``.
+DEEPSEEK_PARAM_NAMES = {
+    "frequency_penalty": "frequency_penalty",
+    "max_tokens": "max_tokens",
+    "presence_penalty": "presence_penalty",
+    "stop": "stop_sequences",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "logprobs": "log_probs",
+    "top_logprobs": "top_k",
+}
+
+_TEXT_ONLY = (
+    "DeepSeek's chat API takes text only: describe the content in words, or use another provider"
+)
+
+#: R documents "Images are not supported" (and R drops anything but text).
+LIMITATIONS = (
+    ModelLimitation(pattern=r".*", feature="images", advice=_TEXT_ONLY, example=DEFAULT_MODEL),
+    ModelLimitation(pattern=r".*", feature="pdf", advice=_TEXT_ONLY, example=DEFAULT_MODEL),
+)
+
+
+def chat_deepseek(
+    system_prompt: str | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+    api_key: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    model: str | None = None,
+    params: Params | None = None,
+    api_args: Mapping[str, Any] | None = None,
+    echo: Echo | bool | None = None,
+    api_headers: Mapping[str, str] | None = None,
+    *,
+    system_prompt_fallback: SystemPromptFallback = "error",
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> Chat:
+    """Chat with a model hosted on DeepSeek (R: ``chat_deepseek()``).
+
+    Sign up at https://platform.deepseek.com. The key comes from
+    ``credentials`` or ``DEEPSEEK_API_KEY``, read at request time. The
+    model's reasoning (``reasoning_content``) is kept as thinking in the
+    turn and, as in R, not sent back.
+
+    Known limitations (from R): images and PDFs are not supported, and
+    asking for them raises ModelLimitationError before any request;
+    structured data extraction is not supported.
+    """
+    reject_api_key("chat_deepseek", api_key, env=ENV)
+    model = default_model(model, DEFAULT_MODEL)
+    creds = as_credentials(
+        "chat_deepseek",
+        env_credentials(
+            "DeepSeek", ENV, hint=" Create a key at https://platform.deepseek.com/api_keys."
+        ),
+        credentials,
+        env=ENV,
+    )
+    return build_chat(
+        name="DeepSeek",
+        model=model,
+        base_url=base_url,
+        protocol=OpenAIChat(DEEPSEEK_PARAM_NAMES),
+        credentials=creds,
+        params=params,
+        api_args=api_args,
+        api_headers=api_headers,
+        system_prompt=system_prompt,
+        echo=echo,
+        system_prompt_fallback=system_prompt_fallback,
+        max_tries=max_tries,
+        timeout_s=timeout_s,
+        limitations=LIMITATIONS,
+    )
+
+
+SPEC = ProviderSpec(
+    name="deepseek",
+    chat_function=chat_deepseek,
+    protocol="openai-chat",
+    default_base_url=DEFAULT_BASE_URL,
+    default_model=DEFAULT_MODEL,
+    credential_sources=ENV,
+    credential_env=ENV,
+    limitations=LIMITATIONS,
+    description="DeepSeek (api.deepseek.com), OpenAI-compatible; text only.",
+)
+
+
+@hookimpl
+def ellmer_py_register_providers(register: Callable[[ProviderSpec], None]) -> None:
+    """Register chat_deepseek."""
+    register(SPEC)

@@ -1,0 +1,85 @@
+"""Models hosted on Groq (R: ``chat_groq()``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ellmer_py import Chat, Params, ProviderSpec, hookimpl
+from ellmer_py._chat import SystemPromptFallback
+from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
+from ellmer_py._echo import Echo
+from ellmer_py._openai_chat import PARAM_NAMES, OpenAIChat
+
+from ._shared import build_chat, default_model
+
+__all__ = ["chat_groq"]
+
+DEFAULT_BASE_URL = "https://api.groq.com/openai/v1"
+DEFAULT_MODEL = "openai/gpt-oss-20b"
+ENV = ("GROQ_API_KEY",)
+
+
+def chat_groq(
+    system_prompt: str | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+    api_key: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    model: str | None = None,
+    params: Params | None = None,
+    api_args: Mapping[str, Any] | None = None,
+    echo: Echo | bool | None = None,
+    api_headers: Mapping[str, str] | None = None,
+    *,
+    system_prompt_fallback: SystemPromptFallback = "error",
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> Chat:
+    """Chat with a model hosted on Groq (R: ``chat_groq()``).
+
+    Sign up at https://groq.com. The key comes from ``credentials`` or the
+    ``GROQ_API_KEY`` environment variable, read at request time, and is sent
+    as ``Authorization: Bearer``. The default model is
+    ``openai/gpt-oss-20b``; parameters map as for OpenAI.
+    """
+    reject_api_key("chat_groq", api_key, env=ENV)
+    model = default_model(model, DEFAULT_MODEL)
+    creds = as_credentials(
+        "chat_groq",
+        env_credentials("Groq", ENV, hint=" Create a key at https://console.groq.com/keys."),
+        credentials,
+        env=ENV,
+    )
+    return build_chat(
+        name="Groq",
+        model=model,
+        base_url=base_url,
+        protocol=OpenAIChat(PARAM_NAMES),
+        credentials=creds,
+        params=params,
+        api_args=api_args,
+        api_headers=api_headers,
+        system_prompt=system_prompt,
+        echo=echo,
+        system_prompt_fallback=system_prompt_fallback,
+        max_tries=max_tries,
+        timeout_s=timeout_s,
+    )
+
+
+SPEC = ProviderSpec(
+    name="groq",
+    chat_function=chat_groq,
+    protocol="openai-chat",
+    default_base_url=DEFAULT_BASE_URL,
+    default_model=DEFAULT_MODEL,
+    credential_sources=ENV,
+    credential_env=ENV,
+    description="Groq (api.groq.com), OpenAI-compatible.",
+)
+
+
+@hookimpl
+def ellmer_py_register_providers(register: Callable[[ProviderSpec], None]) -> None:
+    """Register chat_groq."""
+    register(SPEC)

@@ -1,0 +1,97 @@
+"""Models hosted on perplexity.ai (R: ``chat_perplexity()``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ellmer_py import Chat, Params, ProviderSpec, hookimpl
+from ellmer_py._chat import SystemPromptFallback
+from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
+from ellmer_py._echo import Echo
+from ellmer_py._openai_chat import OpenAIChat
+
+from ._shared import build_chat, default_model
+
+__all__ = ["chat_perplexity"]
+
+DEFAULT_BASE_URL = "https://api.perplexity.ai"
+DEFAULT_MODEL = "sonar"
+ENV = ("PERPLEXITY_API_KEY",)
+
+#: R's ``chat_params`` for Perplexity: no seed, stop sequences or log probs.
+PERPLEXITY_PARAM_NAMES = {
+    "max_tokens": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+}
+
+
+def chat_perplexity(
+    system_prompt: str | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+    api_key: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    model: str | None = None,
+    params: Params | None = None,
+    api_args: Mapping[str, Any] | None = None,
+    echo: Echo | bool | None = None,
+    api_headers: Mapping[str, str] | None = None,
+    *,
+    system_prompt_fallback: SystemPromptFallback = "error",
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> Chat:
+    """Chat with a model hosted on perplexity.ai (R: ``chat_perplexity()``).
+
+    Perplexity's models search the web while they answer. The key comes
+    from ``credentials`` or ``PERPLEXITY_API_KEY``, read at request time.
+    """
+    reject_api_key("chat_perplexity", api_key, env=ENV)
+    model = default_model(model, DEFAULT_MODEL)
+    creds = as_credentials(
+        "chat_perplexity",
+        env_credentials(
+            "Perplexity",
+            ENV,
+            hint=" Create a key at https://www.perplexity.ai/account/api/keys.",
+        ),
+        credentials,
+        env=ENV,
+    )
+    return build_chat(
+        name="Perplexity",
+        model=model,
+        base_url=base_url,
+        protocol=OpenAIChat(PERPLEXITY_PARAM_NAMES),
+        credentials=creds,
+        params=params,
+        api_args=api_args,
+        api_headers=api_headers,
+        system_prompt=system_prompt,
+        echo=echo,
+        system_prompt_fallback=system_prompt_fallback,
+        max_tries=max_tries,
+        timeout_s=timeout_s,
+    )
+
+
+SPEC = ProviderSpec(
+    name="perplexity",
+    chat_function=chat_perplexity,
+    protocol="openai-chat",
+    default_base_url=DEFAULT_BASE_URL,
+    default_model=DEFAULT_MODEL,
+    credential_sources=ENV,
+    credential_env=ENV,
+    description="Perplexity (api.perplexity.ai), OpenAI-compatible; answers search the web.",
+)
+
+
+@hookimpl
+def ellmer_py_register_providers(register: Callable[[ProviderSpec], None]) -> None:
+    """Register chat_perplexity."""
+    register(SPEC)

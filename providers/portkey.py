@@ -1,0 +1,117 @@
+"""Models reached through the PortkeyAI gateway (R: ``chat_portkey()``)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ellmer_py import Chat, Params, ProviderSpec, hookimpl
+from ellmer_py._chat import SystemPromptFallback
+from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
+from ellmer_py._echo import Echo
+from ellmer_py._errors import ConfigurationError
+from ellmer_py._openai_chat import PARAM_NAMES, OpenAIChat
+
+from ._shared import build_chat, require_model
+
+__all__ = ["chat_portkey"]
+
+DEFAULT_BASE_URL = "https://api.portkey.ai/v1"
+ENV = ("PORTKEY_API_KEY",)
+VIRTUAL_KEY_ENV = "PORTKEY_VIRTUAL_KEY"
+#: Portkey's own header for its key, sent as it is (no ``Bearer``).
+AUTH_HEADER = "x-portkey-api-key"
+
+
+def chat_portkey(
+    model: str | None = None,
+    system_prompt: str | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+    api_key: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    virtual_key: str | None = None,
+    params: Params | None = None,
+    api_args: Mapping[str, Any] | None = None,
+    echo: Echo | bool | None = None,
+    api_headers: Mapping[str, str] | None = None,
+    *,
+    system_prompt_fallback: SystemPromptFallback = "error",
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> Chat:
+    """Chat with a model through the PortkeyAI gateway (R: ``chat_portkey()``).
+
+    ``model`` is required and names the model provider too, as
+    ``"@my-provider/my-model"``. The Portkey key comes from ``credentials``
+    or ``PORTKEY_API_KEY``, read at request time, and is sent in the
+    ``x-portkey-api-key`` header.
+
+    ``virtual_key`` is deprecated, as in R: the provider now goes in the
+    model name. For backward compatibility a model without the ``@`` prefix
+    gets ``@<virtual key>/`` prepended, the virtual key coming from
+    ``virtual_key`` or the ``PORTKEY_VIRTUAL_KEY`` environment variable.
+    """
+    reject_api_key("chat_portkey", api_key, env=ENV)
+    model = require_model(
+        "chat_portkey", model, "the model and its provider, such as '@my-provider/gpt-4.1-mini'"
+    )
+    if virtual_key is not None:
+        warnings.warn(
+            "chat_portkey(virtual_key=) is deprecated: put the model provider in the model "
+            "name instead, as model='@my-provider/my-model' "
+            "(see https://portkey.ai/docs/support/upgrade-to-model-catalog).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if not isinstance(virtual_key, str) or not virtual_key:
+            raise ConfigurationError("chat_portkey(virtual_key=) must be a non-empty string.")
+    if not model.startswith("@"):
+        virtual_key = virtual_key or os.environ.get(VIRTUAL_KEY_ENV) or None
+        if virtual_key:
+            model = f"@{virtual_key}/{model}"
+    creds = as_credentials(
+        "chat_portkey",
+        env_credentials("PortkeyAI", ENV, hint=" Create a key at https://app.portkey.ai/."),
+        credentials,
+        env=ENV,
+    )
+    return build_chat(
+        name="PortkeyAI",
+        model=model,
+        base_url=base_url,
+        protocol=OpenAIChat(PARAM_NAMES),
+        credentials=creds,
+        params=params,
+        api_args=api_args,
+        api_headers=api_headers,
+        system_prompt=system_prompt,
+        echo=echo,
+        system_prompt_fallback=system_prompt_fallback,
+        max_tries=max_tries,
+        timeout_s=timeout_s,
+        auth_header=AUTH_HEADER,
+        auth_prefix="",
+    )
+
+
+SPEC = ProviderSpec(
+    name="portkey",
+    chat_function=chat_portkey,
+    protocol="openai-chat",
+    default_base_url=DEFAULT_BASE_URL,
+    credential_sources=ENV,
+    credential_env=ENV,
+    conformance_kwargs=lambda base_url: {
+        "base_url": base_url,
+        "model": "@test-provider/test-model",
+    },
+    description="PortkeyAI gateway (api.portkey.ai); model= required, as '@provider/model'.",
+)
+
+
+@hookimpl
+def ellmer_py_register_providers(register: Callable[[ProviderSpec], None]) -> None:
+    """Register chat_portkey."""
+    register(SPEC)

@@ -1,0 +1,95 @@
+"""An example ellmer-py provider plugin: ``chat_example()`` for a made-up OpenAI-style API.
+
+Everything a provider package needs is here: a ``chat_<name>()`` constructor
+built on ellmer-py's ``Provider`` and ``Chat`` (the way the built-in
+``chat_openai_compatible()`` is), a ``ProviderSpec`` describing it, and the
+``ellmer_py_register_providers`` hook that hands the spec to the registry.
+The package's pyproject declares this module under the ``ellmer_py``
+entry-point group; nothing in ellmer-py changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ellmer_py import Chat, ModelLimitation, Params, Provider, ProviderSpec, hookimpl
+from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
+from ellmer_py._openai_chat import OpenAIChat
+
+__all__ = ["chat_example"]
+
+DEFAULT_BASE_URL = "https://api.example.invalid/v1"
+DEFAULT_MODEL = "example-large"
+ENV = ("EXAMPLE_API_KEY",)
+
+LIMITATIONS = (
+    ModelLimitation(
+        pattern=r"example-tiny(-.*)?",
+        feature="system_prompt",
+        advice="example-tiny has no system role: use example-large",
+        example="example-tiny-1",
+    ),
+)
+
+
+def chat_example(
+    system_prompt: str | None = None,
+    params: Params | None = None,
+    api_key: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    model: str | None = None,
+    api_args: Mapping[str, Any] | None = None,
+    echo: Any = None,
+    api_headers: Mapping[str, str] | None = None,
+    *,
+    base_url: str = DEFAULT_BASE_URL,
+    system_prompt_fallback: Any = "error",
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> Chat:
+    """Chat with a model of the Example API.
+
+    The key comes from ``credentials`` or ``EXAMPLE_API_KEY``, read when a
+    request goes out; ``api_key=`` is refused, as by every ellmer-py provider.
+    """
+    from ellmer_py._transport import Transport
+
+    reject_api_key("chat_example", api_key, env=ENV)
+    creds = as_credentials(
+        "chat_example", env_credentials("Example", ENV), credentials, api_key, env=ENV
+    )
+    provider = Provider(
+        name="Example",
+        model=model or DEFAULT_MODEL,
+        base_url=base_url,
+        protocol=OpenAIChat(),
+        params=params,
+        api_args=api_args if api_args is not None else {},
+        api_headers=api_headers if api_headers is not None else {},
+        credentials=creds,
+        limitations=LIMITATIONS,
+        transport=Transport("Example", max_tries=max_tries, timeout_s=timeout_s),
+    )
+    return Chat(provider, system_prompt, echo, system_prompt_fallback=system_prompt_fallback)
+
+
+SPEC = ProviderSpec(
+    name="example",
+    chat_function=chat_example,
+    protocol="openai-chat",
+    default_base_url=DEFAULT_BASE_URL,
+    default_model=DEFAULT_MODEL,
+    credential_sources=ENV,
+    credential_env=ENV,
+    limitations=LIMITATIONS,
+    description="The Example API (an example third-party plugin).",
+    # How the conformance suite points chat_example() at its fake server.
+    conformance_kwargs=lambda base_url: {"base_url": base_url},
+)
+
+
+@hookimpl
+def ellmer_py_register_providers(register: Callable[[ProviderSpec], None]) -> None:
+    """Register chat_example with ellmer-py."""
+    register(SPEC)
