@@ -14,13 +14,15 @@ from ._protocol import ProtocolFake, protocol_fake
 from .fake_server import FakeServer
 
 if TYPE_CHECKING:
-    from ellmer_py import Chat, ProviderSpec
+    from ellmer_py import Chat, ModelLimitation, ProviderSpec
 
 __all__ = ["Context"]
 
 #: Environment variables that point at a home directory where a provider may
 #: keep a token file (``HOME``, ``XDG_CACHE_HOME``, ``HF_HOME``, ...).
 _HOME_VAR = re.compile(r"(.*_)?HOME(PATH|DRIVE)?|USERPROFILE|APPDATA|LOCALAPPDATA")
+#: Models the suite tries when the default one has a limitation.
+_PLAIN_MODELS = ("conformance/plain-model", "plain-model-without-limitations")
 _HOME_VARS_SET = ("HOME", "USERPROFILE", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")
 
 
@@ -93,24 +95,43 @@ class Context:
         Empty when the model the provider uses by default has no declared
         ``system_prompt`` limitation.
         """
-        default = self.conformance_kwargs(server).get("model") or self.spec.default_model
-        candidates = [default] if isinstance(default, str) else []
-        if not candidates or self._limited(candidates[0]):
-            candidates += ["conformance/plain-model", "plain-model-without-limitations"]
-            model = next((m for m in candidates if not self._limited(m)), None)
-            if model is None:
-                raise AssertionError(
-                    "every model the suite tried has a declared system_prompt limitation: "
-                    f"{candidates!r}"
-                )
-            return {"model": model}
-        return {}
+        model = self.model_without(server, "system_prompt")
+        if model is None:
+            raise AssertionError(
+                "every model the suite tried has a declared system_prompt limitation: "
+                f"{self.candidate_models(server)!r}"
+            )
+        return model
 
-    def _limited(self, model: str) -> bool:
-        return any(
-            limitation.feature == "system_prompt" and limitation.matches(model)
-            for limitation in self.spec.limitations
+    def default_model(self, server: FakeServer) -> str | None:
+        """The model a chat made by ``make_chat`` uses, when the suite can tell."""
+        default = self.conformance_kwargs(server).get("model") or self.spec.default_model
+        return default if isinstance(default, str) else None
+
+    def limitation(self, feature: str, model: str | None) -> ModelLimitation | None:
+        """The provider's declared limitation of ``model`` for ``feature``, if any."""
+        if model is None:
+            return None
+        return next(
+            (x for x in self.spec.limitations if x.feature == feature and x.matches(model)), None
         )
+
+    def model_without(self, server: FakeServer, feature: str) -> dict[str, Any] | None:
+        """``{}`` when the default model can do ``feature``, else ``{"model": m}`` for one that can.
+
+        None when every model the suite tries has a declared limitation for it
+        (a pattern such as ``.*``: the provider can't do it at all).
+        """
+        default = self.default_model(server)
+        if default is not None and not self.limitation(feature, default):
+            return {}
+        model = next((m for m in _PLAIN_MODELS if not self.limitation(feature, m)), None)
+        return None if model is None else {"model": model}
+
+    def candidate_models(self, server: FakeServer) -> list[str]:
+        """The models the suite tries for a feature: the default one (when known) first."""
+        default = self.default_model(server)
+        return [*([default] if default else []), *_PLAIN_MODELS]
 
     @contextlib.contextmanager
     def isolated_environment(self) -> Iterator[None]:

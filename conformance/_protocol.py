@@ -11,6 +11,7 @@ protocol adds a module next to ``openai_chat.py`` and one line to
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,6 +21,7 @@ from .fake_server import Reply
 __all__ = [
     "PROTOCOL_MODULES",
     "Answer",
+    "Media",
     "ProtocolFake",
     "ToolCall",
     "Usage",
@@ -44,11 +46,37 @@ class Usage:
 
 @dataclass(frozen=True)
 class ToolCall:
-    """One tool call in a scripted answer; ``arguments`` is sent as JSON text."""
+    """One tool call, in a scripted answer or as a request body sends it back.
+
+    ``arguments`` is sent as JSON text, or ``raw_arguments`` verbatim (to
+    send arguments that are not valid JSON). Streamed, that text goes in
+    ``pieces`` (one delta each; they must join to it), one piece by default.
+    """
 
     id: str
     name: str
-    arguments: dict[str, Any] = field(default_factory=dict)
+    arguments: Any = field(default_factory=dict)
+    pieces: Sequence[str] = ()
+    raw_arguments: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.pieces and "".join(self.pieces) != self.arguments_text:
+            raise ValueError(
+                f"ToolCall {self.id!r}: the pieces {list(self.pieces)!r} do not join to the "
+                f"arguments text {self.arguments_text!r}"
+            )
+
+    @property
+    def arguments_text(self) -> str:
+        """The arguments as the wire carries them: JSON text (or ``raw_arguments``)."""
+        if self.raw_arguments is not None:
+            return self.raw_arguments
+        return json.dumps(self.arguments)
+
+    @property
+    def argument_pieces(self) -> tuple[str, ...]:
+        """The deltas a stream sends the arguments in."""
+        return tuple(self.pieces) if self.pieces else (self.arguments_text,)
 
 
 @dataclass(frozen=True)
@@ -56,14 +84,13 @@ class Answer:
     """A scripted answer, given as the pieces it is streamed in.
 
     Non-streamed, the pieces are joined; streamed, each piece is one event.
-    ``arguments_pieces`` splits the JSON text of the tool call's arguments
-    (it must join to ``json.dumps(tool_call.arguments)``).
+    ``tool_calls`` are the calls the model asks for, in order (several in one
+    answer are parallel tool calls).
     """
 
     text_pieces: Sequence[str] = ()
     thinking_pieces: Sequence[str] = ()
-    tool_call: ToolCall | None = None
-    arguments_pieces: Sequence[str] = ()
+    tool_calls: Sequence[ToolCall] = ()
     finish_reason: str = "stop"
     usage: Usage = field(default_factory=Usage)
 
@@ -76,6 +103,21 @@ class Answer:
     def thinking(self) -> str:
         """The whole reasoning text."""
         return "".join(self.thinking_pieces)
+
+
+@dataclass(frozen=True)
+class Media:
+    """An image or document a request body carries, however the protocol encodes it.
+
+    ``kind`` is ``"image_url"`` (``value`` is the URL the server fetches),
+    ``"image"`` (``value`` is the bytes, ``mime`` their type) or ``"pdf"``
+    (``value`` is the bytes, ``filename`` the name sent with them).
+    """
+
+    kind: str
+    value: Any
+    mime: str | None = None
+    filename: str | None = None
 
 
 class ProtocolFake(Protocol):
@@ -96,6 +138,10 @@ class ProtocolFake(Protocol):
         """A stream that carries the text pieces, then the connection breaks."""
         ...
 
+    def stalled_stream(self, answer: Answer, seconds: float) -> Reply:
+        """A stream with the first text piece, then nothing for ``seconds``, then the rest."""
+        ...
+
     def malformed(self, *, stream: bool) -> Reply:
         """A 200 answer whose JSON cannot be parsed."""
         ...
@@ -114,6 +160,37 @@ class ProtocolFake(Protocol):
 
     def user_text(self, body: Any) -> str:
         """All the user text a request body carries, joined (to find a merged prompt)."""
+        ...
+
+    def media(self, body: Any) -> list[Media]:
+        """The images and documents the user messages of a body carry, in order.
+
+        Raises AssertionError for a part the protocol does not define.
+        """
+        ...
+
+    def tools_offered(self, body: Any) -> dict[str, dict[str, Any]]:
+        """The tools a body offers: name -> ``{"description": ..., "parameters": schema}``."""
+        ...
+
+    def tool_calls_sent(self, body: Any) -> list[ToolCall]:
+        """The model's earlier tool calls a body sends back in its history, in order."""
+        ...
+
+    def tool_results_sent(self, body: Any) -> list[tuple[str, str]]:
+        """The tool results a body sends: ``(tool call id, the text the model reads)``, in order."""
+        ...
+
+    def structured_schema(self, body: Any) -> Any:
+        """The JSON schema a body asks the answer to fit, or None when it asks for none.
+
+        Raises AssertionError when the body asks for structured output in a
+        shape the protocol does not define.
+        """
+        ...
+
+    def needs_wrapper(self, schema: Any) -> bool:
+        """Whether the protocol sends a type with this JSON schema wrapped in an object."""
         ...
 
 

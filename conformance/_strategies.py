@@ -96,19 +96,32 @@ def _split_text(draw: st.DrawFn, text: str) -> list[str]:
 
 
 @st.composite
+def _tool_calls(draw: st.DrawFn) -> list[ToolCall]:
+    ids = draw(
+        st.lists(
+            st.text(alphabet="abcdef0123456789", min_size=1, max_size=8), max_size=2, unique=True
+        )
+    )
+    calls = []
+    for call_id in ids:
+        arguments = draw(json_dicts())
+        calls.append(
+            ToolCall(
+                id="call_" + call_id,
+                name=draw(st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)),
+                arguments=arguments,
+                pieces=tuple(draw(_split_text(json.dumps(arguments)))),
+            )
+        )
+    return calls
+
+
+@st.composite
 def _answers(draw: st.DrawFn) -> Answer:
     text_pieces = draw(_pieces(6))
     thinking_pieces = draw(st.one_of(st.just([]), _pieces(3)))
-    tool_call = None
-    arguments_pieces: list[str] = []
-    if draw(st.booleans()):
-        tool_call = ToolCall(
-            id="call_" + draw(st.text(alphabet="abcdef0123456789", min_size=1, max_size=8)),
-            name=draw(st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)),
-            arguments=draw(json_dicts()),
-        )
-        arguments_pieces = draw(_split_text(json.dumps(tool_call.arguments)))
-    finish = "tool_calls" if tool_call else draw(st.sampled_from(["stop", "length"]))
+    tool_calls = draw(_tool_calls())
+    finish = "tool_calls" if tool_calls else draw(st.sampled_from(["stop", "length"]))
     input_tokens = draw(st.integers(min_value=0, max_value=100_000))
     usage = Usage(
         input=input_tokens,
@@ -118,12 +131,11 @@ def _answers(draw: st.DrawFn) -> Answer:
     return Answer(
         text_pieces=tuple(text_pieces),
         thinking_pieces=tuple(thinking_pieces),
-        tool_call=tool_call,
-        arguments_pieces=tuple(arguments_pieces),
+        tool_calls=tuple(tool_calls),
         finish_reason=finish,
         usage=usage,
     )
 
 
-#: A scripted answer: text, maybe reasoning, maybe one tool call, with usage.
+#: A scripted answer: text, maybe reasoning, up to two tool calls, with usage.
 answers: st.SearchStrategy[Answer] = _answers()

@@ -219,15 +219,21 @@ class Chat:
 
         ``tool`` is made with ``tool()``; a plain function is wrapped with
         ``tool(func)``, which reads its type hints and docstring. A tool with
-        the same name is replaced.
+        the same name is replaced. A model with a declared ``"tools"``
+        limitation raises ModelLimitationError (also at request time, after
+        ``set_model()``).
         """
         tool_def = _as_tool(tool, "register_tool()")
+        self._provider.refuse("tools")
         self._tools[tool_def.name] = tool_def
         return self
 
     def register_tools(self, tools: Iterable[ToolDef | Callable[..., Any]]) -> Chat:
         """Register several tools (R: ``$register_tools()``)."""
-        for tool_def in [_as_tool(t, "register_tools()") for t in _tool_list(tools)]:
+        checked = [_as_tool(t, "register_tools()") for t in _tool_list(tools)]
+        if checked:
+            self._provider.refuse("tools")
+        for tool_def in checked:
             self._tools[tool_def.name] = tool_def
         return self
 
@@ -238,6 +244,8 @@ class Chat:
     def set_tools(self, tools: Iterable[ToolDef | Callable[..., Any]]) -> Chat:
         """Replace all the registered tools (R: ``$set_tools()``); ``[]`` removes them."""
         checked = [_as_tool(t, "set_tools()") for t in _tool_list(tools)]
+        if checked:
+            self._provider.refuse("tools")
         self._tools = {t.name: t for t in checked}
         return self
 
@@ -418,6 +426,8 @@ class Chat:
         Raises StructuredOutputError when the answer was cut off (finish
         reason max_tokens), is not JSON, or does not fit the type; the turns
         are recorded either way, the answer as ``ContentJson`` when it is JSON.
+        A model with a declared ``"structured_output"`` limitation raises
+        ModelLimitationError before any request.
         """
         from ._structured import extract, spec_for
 

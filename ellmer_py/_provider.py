@@ -46,13 +46,26 @@ def is_system_role_error(message: str | None) -> bool:
     return bool(message) and bool(_SYSTEM_ROLE_ERROR.search(message or ""))
 
 
+#: Feature -> (what the refusal says the model lacks, the advice when the plugin gives none).
+_REFUSALS: dict[str, tuple[str, str]] = {
+    "images": ("images", "Choose another model, or leave out the images"),
+    "pdf": ("pdf", "Choose another model, or leave out the pdf"),
+    "tools": ("tool calling", "Choose another model, or remove the tools (set_tools([]))"),
+    "structured_output": (
+        "structured output",
+        "Choose another model, or ask for JSON in the prompt with chat() and parse it yourself",
+    ),
+}
+
+
 @frozen
 class ModelLimitation:
     """A known limitation of some models of a provider.
 
     ``pattern`` is a regular expression matched against the whole model id
     (case-insensitive); ``feature`` names what the models lack
-    (``"system_prompt"``, ``"images"``, ``"pdf"``); ``advice`` tells the user what to do instead;
+    (``"system_prompt"``, ``"images"``, ``"pdf"``, ``"tools"``, ``"structured_output"``);
+    ``advice`` tells the user what to do instead;
     ``example`` is one model id that has it (the conformance suite uses it).
     """
 
@@ -168,16 +181,33 @@ class Provider:
         ModelLimitation like ``"system_prompt"``.
         """
         for feature, kind in (("images", ContentImage), ("pdf", ContentPDF)):
-            limitation = self.limitation(feature)
-            if limitation and any(isinstance(c, kind) for t in turns for c in t.contents):
-                advice = limitation.advice or f"Choose another model, or leave out the {feature}"
-                raise ModelLimitationError(
-                    f"{self.name}: the model {self.model!r} does not support {feature}. "
-                    f"{advice.rstrip('.')}.",
-                    model=self.model,
-                    feature=feature,
-                    provider=self.name,
-                )
+            if any(isinstance(c, kind) for t in turns for c in t.contents):
+                self.refuse(feature)
+
+    def refuse_features(self, *, tools: Sequence[ToolDef] = (), type: Type | None = None) -> None:
+        """Raise ModelLimitationError, before any request, for tools or structured output.
+
+        The features are ``"tools"`` (tools offered to the model) and
+        ``"structured_output"`` (``chat_structured()``), declared like ``"images"``.
+        """
+        if tools:
+            self.refuse("tools")
+        if type is not None:
+            self.refuse("structured_output")
+
+    def refuse(self, feature: str) -> None:
+        """Raise ModelLimitationError if this model has a declared limitation for ``feature``."""
+        limitation = self.limitation(feature)
+        if limitation is None:
+            return
+        what, advice = _REFUSALS.get(feature, (feature, "Choose another model"))
+        advice = limitation.advice or advice
+        raise ModelLimitationError(
+            f"{self.name}: the model {self.model!r} does not support {what}. {advice.rstrip('.')}.",
+            model=self.model,
+            feature=feature,
+            provider=self.name,
+        )
 
     # -- requests -----------------------------------------------------------
 
@@ -217,6 +247,7 @@ class Provider:
         ``tools`` are the tools the model may call; ``type`` asks for structured output.
         """
         self.refuse_content(turns)
+        self.refuse_features(tools=tools, type=type)
         body = self.protocol.chat_body(
             turns,
             model=self.model,

@@ -7,14 +7,23 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ellmer_py import Chat, Params, ProviderSpec, hookimpl
-from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
-from ellmer_py._echo import Echo
-from ellmer_py._errors import ConfigurationError
-from ellmer_py._openai_chat import PARAM_NAMES, OpenAIChat
-
-from ._shared import build_chat, env_setting, require_model
+from ellmer_py.plugin import (
+    PARAM_NAMES,
+    Chat,
+    ConfigurationError,
+    CredentialValue,
+    Echo,
+    OpenAIChat,
+    Params,
+    ProviderSpec,
+    SystemPromptFallback,
+    build_chat,
+    env_credentials,
+    env_setting,
+    hookimpl,
+    reject_api_key,
+    require_model,
+)
 
 __all__ = ["chat_azure_openai"]
 
@@ -90,22 +99,18 @@ def chat_azure_openai(
                 "environment variable."
             )
         base_url = f"{endpoint.strip().rstrip('/')}/openai/deployments/{quote(model, safe='')}"
-    creds = as_credentials(
-        "chat_azure_openai",
-        env_credentials(
-            "Azure/OpenAI",
-            ENV,
-            hint=" Find the key under 'Keys and Endpoint' of your Azure OpenAI resource.",
-        ),
-        credentials,
-        env=ENV,
-    )
     return build_chat(
+        "chat_azure_openai",
         name="Azure/OpenAI",
         model=model,
         base_url=base_url,
         protocol=OpenAIChat(PARAM_NAMES),
-        credentials=creds,
+        credentials=credentials,
+        default_credentials=env_credentials(
+            "Azure/OpenAI",
+            ENV,
+            hint=" Find the key under 'Keys and Endpoint' of your Azure OpenAI resource.",
+        ),
         params=params,
         api_args=api_args,
         api_headers=api_headers,

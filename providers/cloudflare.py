@@ -6,14 +6,24 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ellmer_py import Chat, ModelLimitation, Params, ProviderSpec, hookimpl
-from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
-from ellmer_py._echo import Echo
-from ellmer_py._errors import ConfigurationError
-from ellmer_py._openai_chat import PARAM_NAMES, OpenAIChat
-
-from ._shared import build_chat, default_model, env_setting
+from ellmer_py.plugin import (
+    PARAM_NAMES,
+    Chat,
+    ConfigurationError,
+    CredentialValue,
+    Echo,
+    ModelLimitation,
+    OpenAIChat,
+    Params,
+    ProviderSpec,
+    SystemPromptFallback,
+    build_chat,
+    default_model,
+    env_credentials,
+    env_setting,
+    hookimpl,
+    reject_api_key,
+)
 
 __all__ = ["chat_cloudflare"]
 
@@ -23,13 +33,20 @@ DEFAULT_MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 ENV = ("CLOUDFLARE_API_KEY",)
 ACCOUNT_ENV = "CLOUDFLARE_ACCOUNT_ID"
 
-#: R documents "Images don't appear to work".
+#: R documents "Images don't appear to work" and "Tool calling does not appear to work".
 LIMITATIONS = (
     ModelLimitation(
         pattern=r".*",
         feature="images",
         advice="Images don't work through Cloudflare's OpenAI-compatible API: use another "
         "provider for images",
+        example=DEFAULT_MODEL,
+    ),
+    ModelLimitation(
+        pattern=r".*",
+        feature="tools",
+        advice="Tool calling doesn't work through Cloudflare's OpenAI-compatible API: use "
+        "another provider for tools",
         example=DEFAULT_MODEL,
     ),
 )
@@ -59,9 +76,9 @@ def chat_cloudflare(
     ``CLOUDFLARE_API_KEY``, read at request time. Model ids start with
     ``@cf/``; see https://developers.cloudflare.com/workers-ai/models/.
 
-    Known limitations (from R): tool calling does not appear to work;
-    images don't either, and asking for them raises ModelLimitationError
-    before any request.
+    Known limitations (from R): tool calling does not appear to work, and
+    images don't either; registering a tool or sending an image raises
+    ModelLimitationError before any request.
     """
     reject_api_key("chat_cloudflare", api_key, env=ENV)
     if "{account}" in base_url:
@@ -73,24 +90,19 @@ def chat_cloudflare(
                 "https://developers.cloudflare.com/fundamentals/account/find-account-and-zone-ids/)."
             )
         base_url = base_url.replace("{account}", quote(account.strip(), safe=""))
-    model = default_model(model, DEFAULT_MODEL)
-    creds = as_credentials(
+    return build_chat(
         "chat_cloudflare",
-        env_credentials(
+        name="Cloudflare",
+        model=default_model(model, DEFAULT_MODEL),
+        base_url=base_url,
+        protocol=OpenAIChat(PARAM_NAMES),
+        credentials=credentials,
+        default_credentials=env_credentials(
             "Cloudflare",
             ENV,
             hint=" Create an API token with Workers AI permissions at "
             "https://dash.cloudflare.com/profile/api-tokens.",
         ),
-        credentials,
-        env=ENV,
-    )
-    return build_chat(
-        name="Cloudflare",
-        model=model,
-        base_url=base_url,
-        protocol=OpenAIChat(PARAM_NAMES),
-        credentials=creds,
         params=params,
         api_args=api_args,
         api_headers=api_headers,

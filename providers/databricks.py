@@ -7,14 +7,21 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ellmer_py import Chat, Params, ProviderSpec, hookimpl
-from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
-from ellmer_py._echo import Echo
-from ellmer_py._errors import ConfigurationError
-from ellmer_py._openai_chat import OpenAIChat
-
-from ._shared import build_chat, default_model
+from ellmer_py.plugin import (
+    Chat,
+    ConfigurationError,
+    CredentialValue,
+    Echo,
+    OpenAIChat,
+    Params,
+    ProviderSpec,
+    SystemPromptFallback,
+    build_chat,
+    default_model,
+    env_credentials,
+    hookimpl,
+    reject_api_key,
+)
 
 __all__ = ["chat_databricks", "databricks_workspace"]
 
@@ -135,24 +142,19 @@ def chat_databricks(
                 "'https://example.cloud.databricks.com'."
             )
         base_url = _with_scheme(workspace or databricks_workspace()) + SERVING_PATH
-    model = default_model(model, DEFAULT_MODEL)
-    creds = as_credentials(
+    spark = os.environ.get("SPARK_CONNECT_USER_AGENT", "").strip()
+    return build_chat(
         "chat_databricks",
-        env_credentials(
+        name="Databricks",
+        model=default_model(model, DEFAULT_MODEL),
+        base_url=base_url,
+        protocol=OpenAIChat(DATABRICKS_PARAM_NAMES, stream_usage=False),
+        credentials=credentials,
+        default_credentials=env_credentials(
             "Databricks",
             ENV,
             hint=" Create a personal access token in your workspace's user settings.",
         ),
-        credentials,
-        env=ENV,
-    )
-    spark = os.environ.get("SPARK_CONNECT_USER_AGENT", "").strip()
-    return build_chat(
-        name="Databricks",
-        model=model,
-        base_url=base_url,
-        protocol=OpenAIChat(DATABRICKS_PARAM_NAMES, stream_usage=False),
-        credentials=creds,
         params=params,
         api_args=api_args,
         api_headers=api_headers,

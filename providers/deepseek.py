@@ -5,13 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ellmer_py import Chat, ModelLimitation, Params, ProviderSpec, hookimpl
-from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
-from ellmer_py._echo import Echo
-from ellmer_py._openai_chat import OpenAIChat
-
-from ._shared import build_chat, default_model
+from ellmer_py.plugin import (
+    Chat,
+    CredentialValue,
+    Echo,
+    ModelLimitation,
+    OpenAIChat,
+    Params,
+    ProviderSpec,
+    SystemPromptFallback,
+    build_chat,
+    default_model,
+    env_credentials,
+    hookimpl,
+    reject_api_key,
+)
 
 __all__ = ["chat_deepseek"]
 
@@ -35,10 +43,18 @@ _TEXT_ONLY = (
     "DeepSeek's chat API takes text only: describe the content in words, or use another provider"
 )
 
-#: R documents "Images are not supported" (and R drops anything but text).
+#: R documents "Images are not supported" (and R drops anything but text) and
+#: "Structured data extraction is not supported".
 LIMITATIONS = (
     ModelLimitation(pattern=r".*", feature="images", advice=_TEXT_ONLY, example=DEFAULT_MODEL),
     ModelLimitation(pattern=r".*", feature="pdf", advice=_TEXT_ONLY, example=DEFAULT_MODEL),
+    ModelLimitation(
+        pattern=r".*",
+        feature="structured_output",
+        advice="DeepSeek does not take a JSON schema (response_format json_schema): ask for "
+        "JSON in the prompt with chat(), or use another provider for chat_structured()",
+        example=DEFAULT_MODEL,
+    ),
 )
 
 
@@ -64,26 +80,21 @@ def chat_deepseek(
     model's reasoning (``reasoning_content``) is kept as thinking in the
     turn and, as in R, not sent back.
 
-    Known limitations (from R): images and PDFs are not supported, and
-    asking for them raises ModelLimitationError before any request;
-    structured data extraction is not supported.
+    Known limitations (from R): images and PDFs are not supported, nor is
+    structured data extraction; asking for them (or calling
+    ``chat_structured()``) raises ModelLimitationError before any request.
     """
     reject_api_key("chat_deepseek", api_key, env=ENV)
-    model = default_model(model, DEFAULT_MODEL)
-    creds = as_credentials(
-        "chat_deepseek",
-        env_credentials(
-            "DeepSeek", ENV, hint=" Create a key at https://platform.deepseek.com/api_keys."
-        ),
-        credentials,
-        env=ENV,
-    )
     return build_chat(
+        "chat_deepseek",
         name="DeepSeek",
-        model=model,
+        model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(DEEPSEEK_PARAM_NAMES),
-        credentials=creds,
+        credentials=credentials,
+        default_credentials=env_credentials(
+            "DeepSeek", ENV, hint=" Create a key at https://platform.deepseek.com/api_keys."
+        ),
         params=params,
         api_args=api_args,
         api_headers=api_headers,

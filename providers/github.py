@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-from ellmer_py import Params, ProviderSpec, hookimpl
-from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue
-from ellmer_py._echo import Echo
-from ellmer_py._errors import ConfigurationError, DeprecatedArgumentError
+from ellmer_py.plugin import (
+    ConfigurationError,
+    CredentialValue,
+    DeprecatedArgumentError,
+    Echo,
+    Params,
+    ProviderSpec,
+    SystemPromptFallback,
+    hookimpl,
+)
 
 __all__ = ["chat_github"]
 

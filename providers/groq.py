@@ -5,13 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ellmer_py import Chat, Params, ProviderSpec, hookimpl
-from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
-from ellmer_py._echo import Echo
-from ellmer_py._openai_chat import PARAM_NAMES, OpenAIChat
-
-from ._shared import build_chat, default_model
+from ellmer_py.plugin import (
+    PARAM_NAMES,
+    Chat,
+    CredentialValue,
+    Echo,
+    OpenAIChat,
+    Params,
+    ProviderSpec,
+    SystemPromptFallback,
+    build_chat,
+    default_model,
+    env_credentials,
+    hookimpl,
+    reject_api_key,
+)
 
 __all__ = ["chat_groq"]
 
@@ -43,19 +51,16 @@ def chat_groq(
     ``openai/gpt-oss-20b``; parameters map as for OpenAI.
     """
     reject_api_key("chat_groq", api_key, env=ENV)
-    model = default_model(model, DEFAULT_MODEL)
-    creds = as_credentials(
-        "chat_groq",
-        env_credentials("Groq", ENV, hint=" Create a key at https://console.groq.com/keys."),
-        credentials,
-        env=ENV,
-    )
     return build_chat(
+        "chat_groq",
         name="Groq",
-        model=model,
+        model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(PARAM_NAMES),
-        credentials=creds,
+        credentials=credentials,
+        default_credentials=env_credentials(
+            "Groq", ENV, hint=" Create a key at https://console.groq.com/keys."
+        ),
         params=params,
         api_args=api_args,
         api_headers=api_headers,

@@ -14,20 +14,30 @@ from urllib.parse import urlsplit
 
 from attrs import frozen
 
-from ellmer_py import Chat, ModelLimitation, Params, Provider, ProviderSpec, hookimpl
-from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import (
+from ellmer_py.plugin import (
+    PARAM_NAMES,
+    Chat,
     Credentials,
     CredentialValue,
+    Echo,
+    MalformedResponseError,
+    MissingCredentialsError,
+    ModelLimitation,
+    OpenAIChat,
+    Params,
+    Price,
+    Provider,
+    ProviderSpec,
+    SystemPromptFallback,
+    Transport,
     as_credentials,
     auth_headers,
+    build_chat,
+    default_model,
     env_credentials,
+    hookimpl,
     reject_api_key,
 )
-from ellmer_py._echo import Echo
-from ellmer_py._errors import MalformedResponseError, MissingCredentialsError
-from ellmer_py._openai_chat import PARAM_NAMES, OpenAIChat
-from ellmer_py._tokens import Price
 
 __all__ = [
     "HuggingFaceModel",
@@ -115,31 +125,28 @@ def chat_huggingface(
     ``pricing=None`` does this only for the router itself, ``True`` for any
     ``base_url`` that serves the same list, ``False`` never.
     """
-    from ellmer_py._transport import Transport
-
     reject_api_key("chat_huggingface", api_key, env=ENV)
-    if model is None:
-        model = DEFAULT_MODEL
-        log.info("Using model = %r.", model)
-    creds = as_credentials(
-        "chat_huggingface", _default_credentials(), credentials, api_key, env=ENV
-    )
     if pricing is None:
         pricing = _is_router(base_url)
-    provider = Provider(
+    return build_chat(
+        "chat_huggingface",
         name="HuggingFace",
-        model=model,
+        model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(HF_PARAM_NAMES),
+        credentials=credentials,
+        default_credentials=_default_credentials(),
         params=params,
-        api_args=api_args if api_args is not None else {},
-        api_headers=api_headers if api_headers is not None else {},
-        credentials=creds,
+        api_args=api_args,
+        api_headers=api_headers,
+        system_prompt=system_prompt,
+        echo=echo,
+        system_prompt_fallback=system_prompt_fallback,
+        max_tries=max_tries,
+        timeout_s=timeout_s,
         limitations=LIMITATIONS,
-        transport=Transport("HuggingFace", max_tries=max_tries, timeout_s=timeout_s),
         prices=RouterPrices() if pricing else None,
     )
-    return Chat(provider, system_prompt, echo, system_prompt_fallback=system_prompt_fallback)
 
 
 # -- models and prices ---------------------------------------------------------
@@ -163,7 +170,7 @@ class HuggingFaceModelProvider:
 
     @property
     def price(self) -> Price | None:
-        """The price as a :class:`~ellmer_py._tokens.Price`, if both prices are known."""
+        """The price as a :class:`ellmer_py.plugin.Price`, if both prices are known."""
         if self.input_price is None or self.output_price is None:
             return None
         return Price(self.input_price, self.output_price)
@@ -281,8 +288,6 @@ def models_huggingface(
     and tool and structured-output support. The list is public: the key
     (found as for ``chat_huggingface()``) is sent when there is one.
     """
-    from ellmer_py._transport import Transport
-
     reject_api_key("models_huggingface", api_key, env=ENV)
     creds = as_credentials("models_huggingface", _default_credentials(), credentials, env=ENV)
     headers = dict(api_headers or {})

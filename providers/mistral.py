@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ellmer_py import Chat, Params, ProviderSpec, hookimpl
-from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
-from ellmer_py._echo import Echo
-from ellmer_py._openai_chat import OpenAIChat
-
-from ._shared import build_chat, default_model
+from ellmer_py.plugin import (
+    Chat,
+    CredentialValue,
+    Echo,
+    OpenAIChat,
+    Params,
+    ProviderSpec,
+    SystemPromptFallback,
+    build_chat,
+    default_model,
+    env_credentials,
+    hookimpl,
+    reject_api_key,
+)
 
 __all__ = ["chat_mistral"]
 
@@ -57,21 +64,16 @@ def chat_mistral(
     model that supports images.
     """
     reject_api_key("chat_mistral", api_key, env=ENV)
-    model = default_model(model, DEFAULT_MODEL)
-    creds = as_credentials(
-        "chat_mistral",
-        env_credentials(
-            "Mistral", ENV, hint=" Create a key at https://console.mistral.ai/api-keys."
-        ),
-        credentials,
-        env=ENV,
-    )
     return build_chat(
+        "chat_mistral",
         name="Mistral",
-        model=model,
+        model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(MISTRAL_PARAM_NAMES, stream_usage=False),
-        credentials=creds,
+        credentials=credentials,
+        default_credentials=env_credentials(
+            "Mistral", ENV, hint=" Create a key at https://console.mistral.ai/api-keys."
+        ),
         params=params,
         api_args=api_args,
         api_headers=api_headers,

@@ -6,13 +6,19 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ellmer_py import Chat, Params, ProviderSpec, hookimpl
-from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue, as_credentials, reject_api_key
-from ellmer_py._echo import Echo
-from ellmer_py._openai_chat import OpenAIChat
-
-from ._shared import build_chat, require_model
+from ellmer_py.plugin import (
+    Chat,
+    CredentialValue,
+    Echo,
+    OpenAIChat,
+    Params,
+    ProviderSpec,
+    SystemPromptFallback,
+    build_chat,
+    hookimpl,
+    reject_api_key,
+    require_model,
+)
 
 __all__ = ["chat_ollama"]
 
@@ -86,13 +92,14 @@ def chat_ollama(
     )
     if base_url is None:
         base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
-    creds = as_credentials("chat_ollama", _ollama_key, credentials, env=(KEY_ENV,))
     return build_chat(
+        "chat_ollama",
         name="Ollama",
         model=model,
         base_url=ollama_api_root(base_url),
         protocol=OpenAIChat(OLLAMA_PARAM_NAMES),
-        credentials=creds,
+        credentials=credentials,
+        default_credentials=_ollama_key,
         params=params,
         api_args=api_args,
         api_headers=api_headers,

@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ellmer_py import Chat, Params, Provider, ProviderSpec, hookimpl
-from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
-from ellmer_py._echo import Echo
-from ellmer_py._errors import ConfigurationError
-from ellmer_py._openai_chat import OpenAIChat
+from ellmer_py.plugin import (
+    Chat,
+    ConfigurationError,
+    CredentialValue,
+    Echo,
+    OpenAIChat,
+    Params,
+    ProviderSpec,
+    SystemPromptFallback,
+    build_chat,
+    env_credentials,
+    hookimpl,
+    reject_api_key,
+    require_model,
+)
 
 __all__ = ["chat_openai_compatible"]
 
@@ -40,8 +49,6 @@ def chat_openai_compatible(
     ``credentials`` (a function returning a key or a dict of headers) or the
     ``OPENAI_API_KEY`` environment variable, read at request time.
     """
-    from ellmer_py._transport import Transport
-
     # A key written into code is the most important thing to report.
     reject_api_key("chat_openai_compatible", api_key, env=ENV)
     if not isinstance(base_url, str) or not base_url.strip():
@@ -49,30 +56,27 @@ def chat_openai_compatible(
             "chat_openai_compatible() needs base_url=, the server's API root "
             "(for example 'http://localhost:8080/v1')."
         )
-    if model is None or (isinstance(model, str) and not model.strip()):
-        raise ConfigurationError(
-            "chat_openai_compatible() needs model=, the id of a model the server serves "
-            "(for example model='llama3.1:8b'): it has no default."
-        )
-    creds = as_credentials(
+    return build_chat(
         "chat_openai_compatible",
-        env_credentials(name, ENV),
-        credentials,
-        api_key,
-        env=ENV,
-    )
-    provider = Provider(
         name=name,
-        model=model,
+        model=require_model(
+            "chat_openai_compatible",
+            model,
+            "the id of a model the server serves (for example model='llama3.1:8b')",
+        ),
         base_url=base_url,
         protocol=OpenAIChat(preserve_thinking=preserve_thinking),
+        credentials=credentials,
+        default_credentials=env_credentials(name, ENV),
         params=params,
-        api_args=api_args if api_args is not None else {},
-        api_headers=api_headers if api_headers is not None else {},
-        credentials=creds,
-        transport=Transport(name, max_tries=max_tries, timeout_s=timeout_s),
+        api_args=api_args,
+        api_headers=api_headers,
+        system_prompt=system_prompt,
+        echo=echo,
+        system_prompt_fallback=system_prompt_fallback,
+        max_tries=max_tries,
+        timeout_s=timeout_s,
     )
-    return Chat(provider, system_prompt, echo, system_prompt_fallback=system_prompt_fallback)
 
 
 SPEC = ProviderSpec(

@@ -5,13 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ellmer_py import Chat, Params, ProviderSpec, hookimpl
-from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
-from ellmer_py._echo import Echo
-from ellmer_py._openai_chat import OpenAIChat
-
-from ._shared import build_chat, default_model, with_defaults
+from ellmer_py.plugin import (
+    Chat,
+    CredentialValue,
+    Echo,
+    OpenAIChat,
+    Params,
+    ProviderSpec,
+    SystemPromptFallback,
+    build_chat,
+    default_model,
+    env_credentials,
+    hookimpl,
+    reject_api_key,
+    with_defaults,
+)
 
 __all__ = ["chat_openrouter"]
 
@@ -61,19 +69,16 @@ def chat_openrouter(
     What a model supports depends on the model: see https://openrouter.ai/models.
     """
     reject_api_key("chat_openrouter", api_key, env=ENV)
-    model = default_model(model, DEFAULT_MODEL)
-    creds = as_credentials(
-        "chat_openrouter",
-        env_credentials("OpenRouter", ENV, hint=" Create a key at https://openrouter.ai/keys."),
-        credentials,
-        env=ENV,
-    )
     return build_chat(
+        "chat_openrouter",
         name="OpenRouter",
-        model=model,
+        model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(OPENROUTER_PARAM_NAMES, preserve_thinking=True),
-        credentials=creds,
+        credentials=credentials,
+        default_credentials=env_credentials(
+            "OpenRouter", ENV, hint=" Create a key at https://openrouter.ai/keys."
+        ),
         params=params,
         api_args=api_args,
         api_headers=with_defaults(APP_HEADERS, api_headers),

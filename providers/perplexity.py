@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ellmer_py import Chat, Params, ProviderSpec, hookimpl
-from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
-from ellmer_py._echo import Echo
-from ellmer_py._openai_chat import OpenAIChat
-
-from ._shared import build_chat, default_model
+from ellmer_py.plugin import (
+    Chat,
+    CredentialValue,
+    Echo,
+    OpenAIChat,
+    Params,
+    ProviderSpec,
+    SystemPromptFallback,
+    build_chat,
+    default_model,
+    env_credentials,
+    hookimpl,
+    reject_api_key,
+)
 
 __all__ = ["chat_perplexity"]
 
@@ -51,23 +58,18 @@ def chat_perplexity(
     from ``credentials`` or ``PERPLEXITY_API_KEY``, read at request time.
     """
     reject_api_key("chat_perplexity", api_key, env=ENV)
-    model = default_model(model, DEFAULT_MODEL)
-    creds = as_credentials(
+    return build_chat(
         "chat_perplexity",
-        env_credentials(
+        name="Perplexity",
+        model=default_model(model, DEFAULT_MODEL),
+        base_url=base_url,
+        protocol=OpenAIChat(PERPLEXITY_PARAM_NAMES),
+        credentials=credentials,
+        default_credentials=env_credentials(
             "Perplexity",
             ENV,
             hint=" Create a key at https://www.perplexity.ai/account/api/keys.",
         ),
-        credentials,
-        env=ENV,
-    )
-    return build_chat(
-        name="Perplexity",
-        model=model,
-        base_url=base_url,
-        protocol=OpenAIChat(PERPLEXITY_PARAM_NAMES),
-        credentials=creds,
         params=params,
         api_args=api_args,
         api_headers=api_headers,

@@ -7,14 +7,22 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ellmer_py import Chat, Params, ProviderSpec, hookimpl
-from ellmer_py._chat import SystemPromptFallback
-from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
-from ellmer_py._echo import Echo
-from ellmer_py._errors import ConfigurationError
-from ellmer_py._openai_chat import PARAM_NAMES, OpenAIChat
-
-from ._shared import build_chat, require_model
+from ellmer_py.plugin import (
+    PARAM_NAMES,
+    Chat,
+    ConfigurationError,
+    CredentialValue,
+    Echo,
+    OpenAIChat,
+    Params,
+    ProviderSpec,
+    SystemPromptFallback,
+    build_chat,
+    env_credentials,
+    hookimpl,
+    reject_api_key,
+    require_model,
+)
 
 __all__ = ["chat_portkey"]
 
@@ -71,18 +79,16 @@ def chat_portkey(
         virtual_key = virtual_key or os.environ.get(VIRTUAL_KEY_ENV) or None
         if virtual_key:
             model = f"@{virtual_key}/{model}"
-    creds = as_credentials(
-        "chat_portkey",
-        env_credentials("PortkeyAI", ENV, hint=" Create a key at https://app.portkey.ai/."),
-        credentials,
-        env=ENV,
-    )
     return build_chat(
+        "chat_portkey",
         name="PortkeyAI",
         model=model,
         base_url=base_url,
         protocol=OpenAIChat(PARAM_NAMES),
-        credentials=creds,
+        credentials=credentials,
+        default_credentials=env_credentials(
+            "PortkeyAI", ENV, hint=" Create a key at https://app.portkey.ai/."
+        ),
         params=params,
         api_args=api_args,
         api_headers=api_headers,

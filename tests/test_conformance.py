@@ -10,6 +10,7 @@ same way passes everything.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from ellmer_py import (
     HTTPStatusError,
     MissingCredentialsError,
     ModelLimitation,
+    ModelLimitationError,
     Params,
     Provider,
     ProviderSpec,
@@ -34,6 +36,8 @@ from ellmer_py import (
     get_provider_spec,
     hookimpl,
     list_providers,
+    tool,
+    type_boolean,
 )
 from ellmer_py._credentials import as_credentials, env_credentials, reject_api_key
 from ellmer_py._openai_chat import OpenAIChat
@@ -93,6 +97,10 @@ def test_the_suite_has_the_checks_the_issue_lists() -> None:
         "streaming",
         "errors",
         "record_replay",
+        "tools",
+        "structured",
+        "images",
+        "async",
     ]
 
 
@@ -102,6 +110,14 @@ ENV = ("CONFORMANCE_TEST_KEY", "CONFORMANCE_TEST_TOKEN")
 LIMITED = ModelLimitation(
     pattern=r"nosys/.*", feature="system_prompt", advice="no system role", example="nosys/one"
 )
+NO_TOOLS = ModelLimitation(
+    pattern=r"notools/.*", feature="tools", advice="no tools here", example="notools/one"
+)
+NO_JSON = ModelLimitation(
+    pattern=r"nojson/.*", feature="structured_output", advice="no schemas", example="nojson/one"
+)
+#: What the test providers declare (and, unless told otherwise, enforce).
+LIMITS = (LIMITED, NO_TOOLS, NO_JSON)
 
 
 class HeadersLast(Provider):
@@ -143,6 +159,88 @@ class KeepsHeadersInTurn(Provider):
         return evolve(turn, json={"answer": turn.json, "sent_headers": self.headers()})
 
 
+class DropsTools(OpenAIChat):
+    """Broken: the tools never reach the request body."""
+
+    def chat_body(self, turns: Sequence[Turn], **kwargs: Any) -> dict[str, Any]:
+        return super().chat_body(turns, **{**kwargs, "tools": ()})
+
+
+class DropsToolResults(OpenAIChat):
+    """Broken: the tool results are never sent back to the model."""
+
+    def chat_body(self, turns: Sequence[Turn], **kwargs: Any) -> dict[str, Any]:
+        body = super().chat_body(turns, **kwargs)
+        body["messages"] = [m for m in body["messages"] if m.get("role") != "tool"]
+        return body
+
+
+class FirstArgumentDeltaOnly(OpenAIChat):
+    """Broken: streamed tool-call argument deltas after the first are lost."""
+
+    def parse_event(self, event: ServerSentEvent) -> Any:
+        doc = super().parse_event(event)
+        for choice in (doc or {}).get("choices") or []:
+            calls = (choice.get("delta") or {}).get("tool_calls") or []
+            if calls and all("id" not in c for c in calls):
+                choice["delta"].pop("tool_calls")
+        return doc
+
+
+class IgnoresResponseFormat(OpenAIChat):
+    """Broken: chat_structured() asks for no schema."""
+
+    def chat_body(self, turns: Sequence[Turn], **kwargs: Any) -> dict[str, Any]:
+        return super().chat_body(turns, **{**kwargs, "type": None})
+
+
+class NeverWraps(OpenAIChat):
+    """Broken: a non-object type is sent as it is, though the protocol takes objects only."""
+
+    def needs_wrapper(self, type: Any) -> bool:
+        return False
+
+
+class DropsImages(OpenAIChat):
+    """Broken: images are dropped from the user message."""
+
+    def chat_body(self, turns: Sequence[Turn], **kwargs: Any) -> dict[str, Any]:
+        body = super().chat_body(turns, **kwargs)
+        for message in body["messages"]:
+            if isinstance(message.get("content"), list):
+                message["content"] = [p for p in message["content"] if p["type"] != "image_url"]
+        return body
+
+
+class ForgetfulAsync(Chat):
+    """Broken: chat_async() talks through a copy, so the chat never records the turns."""
+
+    async def chat_async(self, *args: Any, echo: Any = "none") -> str:
+        return await Chat.chat_async(self.copy(), *args, echo=echo)
+
+
+class DropsPartialOnCancel(Chat):
+    """Broken: cancelling stream_async() throws away the partial turn."""
+
+    def stream_async(self, *args: Any, **kwargs: Any) -> Any:
+        inner = super().stream_async(*args, **kwargs)
+        chat = self
+
+        class Stream:
+            def __aiter__(self) -> Stream:
+                return self
+
+            async def __anext__(self) -> Any:
+                before = len(chat.get_turns())
+                try:
+                    return await inner.__anext__()
+                except asyncio.CancelledError:
+                    chat.set_turns(chat.get_turns()[:before])
+                    raise
+
+        return Stream()
+
+
 class SilentParams(OpenAIChat):
     """Broken: temperature is dropped without a warning."""
 
@@ -161,7 +259,9 @@ def make_chat_function(
     key_in_api_key_error: bool = False,
     api_args_dropped: bool = False,
     limitations_kept: bool = True,
+    limitations: Sequence[ModelLimitation] = LIMITS,
     env_read_early: bool = False,
+    chat_class: type[Chat] = Chat,
 ) -> Callable[..., Chat]:
     """A chat_<name>() like chat_openai_compatible(), with one promise optionally broken."""
 
@@ -208,22 +308,32 @@ def make_chat_function(
             api_args={} if api_args_dropped or api_args is None else api_args,
             api_headers=api_headers or {},
             credentials=creds,
-            limitations=(LIMITED,) if limitations_kept else (),
+            limitations=limitations if limitations_kept else (),
             transport=Transport(name, max_tries=max_tries, timeout_s=timeout_s),
         )
-        return Chat(provider, system_prompt, echo, system_prompt_fallback=system_prompt_fallback)
+        return chat_class(
+            provider, system_prompt, echo, system_prompt_fallback=system_prompt_fallback
+        )
 
     chat_function.__name__ = f"chat_{name}"
     return chat_function
 
 
-def spec_for(name: str, retired: str | None = None, **breakage: Any) -> ProviderSpec:
+def spec_for(
+    name: str,
+    retired: str | None = None,
+    declared: Sequence[ModelLimitation] = LIMITS,
+    default_model: str | None = None,
+    **breakage: Any,
+) -> ProviderSpec:
+    """A spec declaring the ``declared`` limitations; ``breakage`` goes to make_chat_function."""
     return ProviderSpec(
         name=name,
         chat_function=make_chat_function(name, **breakage),
+        default_model=default_model,
         credential_sources=ENV,
         credential_env=ENV,
-        limitations=(LIMITED,),
+        limitations=declared,
         retired=retired,
     )
 
@@ -319,6 +429,146 @@ def test_limitations_check_fails_when_a_declared_limitation_is_ignored(
     message = failure(spec, "limitations")
     assert message.startswith("model 'nosys/one' matches the declared limitation 'nosys/.*'")
     assert "instead of raising ModelLimitationError" in message
+
+
+def test_limitations_check_fails_when_a_tools_limitation_is_ignored(
+    registered: Callable[[ProviderSpec], ProviderSpec],
+) -> None:
+    spec = registered(spec_for("ignores_no_tools", limitations=(LIMITED, NO_JSON)))
+    assert failure(spec, "limitations") == (
+        "model 'notools/one' matches the declared limitation 'notools/.*' (tools), but a chat "
+        "with a registered tool (not streamed) was sent instead of raising ModelLimitationError"
+    )
+
+
+def test_limitations_check_fails_when_a_structured_output_limitation_is_ignored(
+    registered: Callable[[ProviderSpec], ProviderSpec],
+) -> None:
+    spec = registered(spec_for("ignores_no_json", limitations=(LIMITED, NO_TOOLS)))
+    # the plain answer the fake server gives is no JSON: chat_structured() fails late
+    assert failure(spec, "limitations").startswith(
+        "model 'nojson/one' matches the declared limitation 'nojson/.*' (structured_output): "
+        "a chat with chat_structured() (not streamed) raised StructuredOutputError instead of "
+        "ModelLimitationError"
+    )
+
+
+def test_tools_check_fails_when_the_protocol_drops_the_tools(
+    registered: Callable[[ProviderSpec], ProviderSpec],
+) -> None:
+    spec = registered(spec_for("drops_tools", protocol=DropsTools()))
+    assert failure(spec, "tools") == (
+        "one tool call (not streamed), first request: the request offers the tools [], "
+        "expected ['conformance_add', 'conformance_fail', 'conformance_upper']"
+    )
+
+
+def test_tools_check_fails_when_tool_results_are_not_sent_back(
+    registered: Callable[[ProviderSpec], ProviderSpec],
+) -> None:
+    spec = registered(spec_for("drops_tool_results", protocol=DropsToolResults()))
+    assert failure(spec, "tools") == (
+        "one tool call (not streamed): the second request sends the tool results [], expected "
+        "[('call_conformance_1', '42')] (the result, with the id of the call it answers)"
+    )
+
+
+def test_tools_check_fails_when_streamed_argument_deltas_are_lost(
+    registered: Callable[[ProviderSpec], ProviderSpec],
+) -> None:
+    spec = registered(spec_for("first_delta_only", protocol=FirstArgumentDeltaOnly()))
+    assert failure(spec, "tools") == (
+        "one tool call (streamed): the tool ran as [], expected conformance_add(a=2, b=40) once"
+    )
+
+
+def test_tools_check_fails_when_a_tools_limitation_is_not_enforced(
+    registered: Callable[[ProviderSpec], ProviderSpec],
+) -> None:
+    everything = ModelLimitation(r".*", "tools", example="any/model")
+    spec = registered(spec_for("tools_not_refused", declared=(everything,), limitations=(LIMITED,)))
+    assert failure(spec, "tools") == (
+        "model 'conformance/plain-model' matches the declared limitation '.*' (tools), but a chat "
+        "with a registered tool (not streamed) was sent instead of raising ModelLimitationError"
+    )
+
+
+def test_a_provider_without_tools_passes_the_tools_check_with_a_note(
+    registered: Callable[[ProviderSpec], ProviderSpec],
+) -> None:
+    everything = ModelLimitation(r".*", "tools", example="any/model")
+    spec = registered(
+        spec_for("no_tools_at_all", declared=(everything,), limitations=(everything,))
+    )
+    result = run_check(spec, "tools")
+    assert (result.status, result.notes) == (
+        "PASS*",
+        (
+            "'tools' is a declared limitation of every model: only the refusal "
+            "(ModelLimitationError before any request) is checked",
+        ),
+    )
+
+
+def test_a_limited_default_model_is_refused_and_the_rest_checked_with_another(
+    registered: Callable[[ProviderSpec], ProviderSpec],
+) -> None:
+    spec = registered(spec_for("limited_default_json", default_model="nojson/default"))
+    result = run_check(spec, "structured")
+    assert (result.status, result.notes) == (
+        "PASS*",
+        (
+            "'structured_output' is a declared limitation of 'nojson/default' (its refusal is "
+            "checked); the rest is checked with 'conformance/plain-model'",
+        ),
+    ), result.failure
+
+
+def test_structured_check_fails_when_response_format_is_ignored(
+    registered: Callable[[ProviderSpec], ProviderSpec],
+) -> None:
+    spec = registered(spec_for("ignores_schema", protocol=IgnoresResponseFormat()))
+    assert failure(spec, "structured") == (
+        "chat_structured(type=type_boolean()) (not streamed): the request does not ask for "
+        "structured output"
+    )
+
+
+def test_structured_check_fails_when_a_non_object_type_is_not_wrapped(
+    registered: Callable[[ProviderSpec], ProviderSpec],
+) -> None:
+    spec = registered(spec_for("never_wraps", protocol=NeverWraps()))
+    # the answer comes wrapped, as the protocol says: unwrapped, it does not fit
+    assert failure(spec, "structured").startswith(
+        "chat_structured(type=type_boolean()) (not streamed) raised StructuredOutputError for "
+        "an answer that fits"
+    )
+
+
+def test_images_check_fails_when_images_are_dropped(
+    registered: Callable[[ProviderSpec], ProviderSpec],
+) -> None:
+    spec = registered(spec_for("drops_images", protocol=DropsImages()))
+    assert failure(spec, "images").startswith(
+        "images (not streamed): the request carries [], expected [Media(kind='image_url'"
+    )
+
+
+def test_async_check_fails_when_chat_async_does_not_record_the_turns(
+    registered: Callable[[ProviderSpec], ProviderSpec],
+) -> None:
+    spec = registered(spec_for("forgetful_async", chat_class=ForgetfulAsync))
+    assert failure(spec, "async").startswith("chat_async() recorded [], chat() [UserTurn(")
+
+
+def test_async_check_fails_when_cancelling_loses_the_partial_turn(
+    registered: Callable[[ProviderSpec], ProviderSpec],
+) -> None:
+    spec = registered(spec_for("drops_partial", chat_class=DropsPartialOnCancel))
+    assert failure(spec, "async") == (
+        "cancelling stream_async() must leave the user turn and an AssistantPartialTurn with "
+        "what arrived; the turns are []"
+    )
 
 
 def test_params_check_fails_when_a_param_is_silently_dropped(
@@ -586,3 +836,158 @@ def test_isolated_environment_hides_credentials_and_home_then_restores_them(
         os.environ["CONFORMANCE_TEST_TOKEN"] = "set-inside"
     assert dict(os.environ) == before
     assert not os.path.exists(home)
+
+
+# -- the refusals the checks hold every provider to, and the protocol fake's readers --
+
+
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+def test_a_tools_limitation_refuses_on_registering_and_after_set_model() -> None:
+    ctx = Context(spec_for("refuses_tools"))
+    with ctx.server() as srv:
+        limited = ctx.make_chat(srv, model="notools/x")
+        with pytest.raises(ModelLimitationError) as info:
+            limited.register_tool(tool(add))
+        assert (info.value.feature, info.value.model, info.value.provider) == (
+            "tools",
+            "notools/x",
+            "refuses_tools",
+        )
+        assert str(info.value) == (
+            "refuses_tools: the model 'notools/x' does not support tool calling. no tools here."
+        )
+        with pytest.raises(ModelLimitationError):
+            limited.register_tools([add])
+        with pytest.raises(ModelLimitationError):
+            limited.set_tools([add])
+        assert limited.set_tools([]).get_tools() == []
+
+        moved = ctx.make_chat(srv).register_tool(tool(add)).set_model("notools/y")
+        with pytest.raises(ModelLimitationError, match="'notools/y' does not support tool"):
+            moved.chat("Hello")
+        with pytest.raises(ModelLimitationError):
+            list(moved.stream("Hello"))
+        assert srv.requests == []
+        assert moved.get_turns() == []
+
+
+def test_a_structured_output_limitation_refuses_before_any_request() -> None:
+    ctx = Context(spec_for("refuses_json"))
+    with ctx.server() as srv:
+        limited = ctx.make_chat(srv, model="nojson/x").register_tool(tool(add))
+        with pytest.raises(ModelLimitationError) as info:
+            limited.chat_structured("Is it?", type=type_boolean())
+        assert (info.value.feature, str(info.value)) == (
+            "structured_output",
+            "refuses_json: the model 'nojson/x' does not support structured output. no schemas.",
+        )
+        assert srv.requests == [] and limited.get_turns() == []
+
+
+def test_the_fake_reads_what_an_openai_chat_body_carries() -> None:
+    from ellmer_py.conformance._protocol import Media, ToolCall
+    from ellmer_py.conformance.openai_chat import FAKE
+
+    body = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Look"},
+                    {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBO"}},
+                    {
+                        "type": "file",
+                        "file": {
+                            "filename": "a.pdf",
+                            "file_data": "data:application/pdf;base64,JVBE",
+                        },
+                    },
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+                    {"id": "c2", "type": "function", "function": {"name": "g", "arguments": "{"}},
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "one"},
+            {"role": "tool", "tool_call_id": "c2", "content": [{"type": "text", "text": "two"}]},
+        ],
+        "tools": [
+            {"type": "function", "function": {"name": "f", "description": "F.", "parameters": {}}}
+        ],
+    }
+    assert FAKE.media(body) == [
+        Media("image_url", "https://x.test/a.png"),
+        Media("image", b"\x89PN", mime="image/png"),
+        Media("pdf", b"%PD", filename="a.pdf"),
+    ]
+    assert FAKE.tool_calls_sent(body) == [ToolCall("c1", "f", {}), ToolCall("c2", "g", "{")]
+    assert FAKE.tool_results_sent(body) == [("c1", "one"), ("c2", "two")]
+    assert FAKE.tools_offered(body) == {"f": {"description": "F.", "parameters": {}}}
+    assert FAKE.structured_schema(body) is None
+    schema = {"type": "object"}
+    wanted = {"type": "json_schema", "json_schema": {"name": "n", "schema": schema, "strict": True}}
+    assert FAKE.structured_schema({"response_format": wanted}) == schema
+    assert (FAKE.needs_wrapper(schema), FAKE.needs_wrapper({"type": "string"})) == (False, True)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"response_format": {"type": "json_object"}},
+            "response_format must be {'type': 'json_schema', 'json_schema': {'name': ..., "
+            "'schema': {...}, 'strict': ...}}, not {'type': 'json_object'}",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "audio", "x": 1}]}]},
+            "a user message part of unknown type 'audio': {'type': 'audio', 'x': 1}",
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [{"type": "file", "file": {"file_data": "x"}}]}
+                ]
+            },
+            "a file part must be {'file': {'filename': ..., 'file_data': "
+            "'data:application/pdf;base64,...'}}: {'type': 'file', 'file': {'file_data': 'x'}}",
+        ),
+    ],
+)
+def test_the_fake_rejects_shapes_the_protocol_does_not_define(body: Any, message: str) -> None:
+    from ellmer_py.conformance.openai_chat import FAKE
+
+    with pytest.raises(AssertionError) as info:
+        FAKE.structured_schema(body) if "response_format" in body else FAKE.media(body)
+    assert str(info.value) == message
+
+
+def test_a_scripted_tool_call_checks_that_its_pieces_join_to_the_arguments() -> None:
+    from ellmer_py.conformance._protocol import ToolCall
+
+    assert ToolCall("c", "f", {"a": 1}).argument_pieces == ('{"a": 1}',)
+    assert ToolCall("c", "f", raw_arguments="{").arguments_text == "{"
+    with pytest.raises(ValueError, match="do not join to the arguments text"):
+        ToolCall("c", "f", {"a": 1}, pieces=('{"a"', "}"))
+
+
+def test_model_without_finds_a_model_free_of_a_limitation() -> None:
+    ctx = Context(spec_for("finds_models", default_model="notools/default"))
+    everything = ModelLimitation(r".*", "tools")
+    with FakeServer() as srv:
+        assert ctx.default_model(srv) == "notools/default"
+        assert ctx.limitation("tools", "notools/default") == NO_TOOLS
+        assert ctx.limitation("tools", "other") is None
+        assert ctx.model_without(srv, "tools") == {"model": "conformance/plain-model"}
+        assert ctx.model_without(srv, "structured_output") == {}
+        assert (
+            Context(spec_for("nothing", declared=(everything,))).model_without(srv, "tools") is None
+        )

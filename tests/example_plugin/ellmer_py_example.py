@@ -1,11 +1,11 @@
 """An example ellmer-py provider plugin: ``chat_example()`` for a made-up OpenAI-style API.
 
 Everything a provider package needs is here: a ``chat_<name>()`` constructor
-built on ellmer-py's ``Provider`` and ``Chat`` (the way the built-in
-``chat_openai_compatible()`` is), a ``ProviderSpec`` describing it, and the
-``ellmer_py_register_providers`` hook that hands the spec to the registry.
-The package's pyproject declares this module under the ``ellmer_py``
-entry-point group; nothing in ellmer-py changes.
+built with ``build_chat()`` (exactly as the built-in providers are), a
+``ProviderSpec`` describing it, and the ``ellmer_py_register_providers`` hook
+that hands the spec to the registry. It imports only ``ellmer_py.plugin``,
+the public API for provider packages. The package's pyproject declares this
+module under the ``ellmer_py`` entry-point group; nothing in ellmer-py changes.
 """
 
 from __future__ import annotations
@@ -13,9 +13,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ellmer_py import Chat, ModelLimitation, Params, Provider, ProviderSpec, hookimpl
-from ellmer_py._credentials import CredentialValue, as_credentials, env_credentials, reject_api_key
-from ellmer_py._openai_chat import OpenAIChat
+from ellmer_py.plugin import (
+    Chat,
+    CredentialValue,
+    Echo,
+    ModelLimitation,
+    OpenAIChat,
+    Params,
+    ProviderSpec,
+    SystemPromptFallback,
+    build_chat,
+    default_model,
+    env_credentials,
+    hookimpl,
+    reject_api_key,
+)
 
 __all__ = ["chat_example"]
 
@@ -40,11 +52,11 @@ def chat_example(
     credentials: Callable[[], CredentialValue] | None = None,
     model: str | None = None,
     api_args: Mapping[str, Any] | None = None,
-    echo: Any = None,
+    echo: Echo | bool | None = None,
     api_headers: Mapping[str, str] | None = None,
     *,
     base_url: str = DEFAULT_BASE_URL,
-    system_prompt_fallback: Any = "error",
+    system_prompt_fallback: SystemPromptFallback = "error",
     max_tries: int | None = None,
     timeout_s: float | None = None,
 ) -> Chat:
@@ -53,25 +65,25 @@ def chat_example(
     The key comes from ``credentials`` or ``EXAMPLE_API_KEY``, read when a
     request goes out; ``api_key=`` is refused, as by every ellmer-py provider.
     """
-    from ellmer_py._transport import Transport
-
     reject_api_key("chat_example", api_key, env=ENV)
-    creds = as_credentials(
-        "chat_example", env_credentials("Example", ENV), credentials, api_key, env=ENV
-    )
-    provider = Provider(
+    return build_chat(
+        "chat_example",
         name="Example",
-        model=model or DEFAULT_MODEL,
+        model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
-        protocol=OpenAIChat(),
+        protocol=OpenAIChat(),  # the OpenAI chat-completions wire format, PARAM_NAMES mapping
+        credentials=credentials,
+        default_credentials=env_credentials("Example", ENV),
         params=params,
-        api_args=api_args if api_args is not None else {},
-        api_headers=api_headers if api_headers is not None else {},
-        credentials=creds,
+        api_args=api_args,
+        api_headers=api_headers,
+        system_prompt=system_prompt,
+        echo=echo,
+        system_prompt_fallback=system_prompt_fallback,
+        max_tries=max_tries,
+        timeout_s=timeout_s,
         limitations=LIMITATIONS,
-        transport=Transport("Example", max_tries=max_tries, timeout_s=timeout_s),
     )
-    return Chat(provider, system_prompt, echo, system_prompt_fallback=system_prompt_fallback)
 
 
 SPEC = ProviderSpec(

@@ -1,0 +1,144 @@
+"""Building a provider's Chat: the generic steps every ``chat_<name>()`` takes.
+
+R's provider constructors all end the same way: pick the model (or say
+which default is used), settle the credentials, make the ``Provider`` and
+wrap it in a ``Chat``. Those steps live here, once, and nothing here knows
+any particular provider: a plugin passes its own name, defaults, protocol
+and limitations. Provider packages reach these through ``ellmer_py.plugin``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._chat import Chat, SystemPromptFallback
+from ._credentials import Credentials, CredentialValue, as_credentials
+from ._echo import Echo
+from ._errors import ConfigurationError
+from ._openai_chat import OpenAIChat
+from ._params import Params
+from ._provider import ModelLimitation, Provider
+from ._tokens import PriceSource
+from ._transport import Transport
+
+__all__ = ["build_chat", "default_model", "env_setting", "require_model", "with_defaults"]
+
+log = logging.getLogger("ellmer_py")
+
+
+def default_model(model: str | None, default: str) -> str:
+    """``model``, or ``default`` with a note saying it is used (R: ``set_default()``).
+
+    The note is an INFO record on the ``ellmer_py`` logger, not a print.
+    """
+    if model is None:
+        log.info("Using model = %r.", default)
+        return default
+    return model
+
+
+def require_model(function: str, model: str | None, what: str) -> str:
+    """``model``, or a ConfigurationError for a provider with no default model.
+
+    ``what`` says what to pass, e.g. ``"the name of a model you have pulled"``.
+    """
+    if model is None or (isinstance(model, str) and not model.strip()):
+        raise ConfigurationError(f"{function}() needs model=, {what}: it has no default.")
+    if not isinstance(model, str):
+        raise ConfigurationError(
+            f"{function}(model=) must be a string, {what}; not {type(model).__name__}."
+        )
+    return model
+
+
+def env_setting(value: str | None, env: str) -> str | None:
+    """``value``, else the environment variable ``env``, else None (R: ``Sys.getenv()``).
+
+    An empty or blank variable counts as unset.
+    """
+    if value is not None:
+        return value
+    found = os.environ.get(env, "").strip()
+    return found or None
+
+
+def with_defaults(defaults: Mapping[str, str], headers: Mapping[str, str] | None) -> dict[str, str]:
+    """A provider's default headers, each replaced by the user's header of the same name.
+
+    Names compare case-insensitively; the user's headers come last.
+    """
+    if headers is None:
+        return dict(defaults)
+    if not isinstance(headers, Mapping):
+        return headers  # not a dict: Provider rejects it with a clear message
+    given = {str(k).lower() for k in headers}
+    return {**{k: v for k, v in defaults.items() if k.lower() not in given}, **headers}
+
+
+def _no_credentials() -> CredentialValue:
+    return {}
+
+
+def build_chat(
+    function: str,
+    *,
+    name: str,
+    model: str,
+    base_url: str,
+    protocol: OpenAIChat | None = None,
+    credentials: Credentials | None = None,
+    default_credentials: Credentials | None = None,
+    params: Params | None = None,
+    api_args: Mapping[str, Any] | None = None,
+    api_headers: Mapping[str, str] | None = None,
+    system_prompt: str | None = None,
+    echo: Echo | bool | None = None,
+    system_prompt_fallback: SystemPromptFallback = "error",
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+    limitations: Sequence[ModelLimitation] = (),
+    auth_header: str = "Authorization",
+    auth_prefix: str = "Bearer ",
+    url_params: Mapping[str, str] | None = None,
+    user_agent: str | None = None,
+    prices: PriceSource | None = None,
+) -> Chat:
+    """The ``Chat`` a ``chat_<name>()`` constructor returns (R: ``Chat$new(provider = ...)``).
+
+    ``function`` is the constructor's name, used in error messages. The
+    user's ``credentials`` function (if any) is checked now and called per
+    request; without it ``default_credentials`` is used (usually
+    ``env_credentials(...)``, read at request time); with neither, requests
+    carry no authentication. A key goes in ``auth_header`` after
+    ``auth_prefix``. ``name`` is the provider's display name (in errors and
+    ``repr``); ``limitations`` are the models' known limitations,
+    ``url_params`` query parameters on every request, ``prices`` where
+    answers get their cost. Reject ``api_key=`` with ``reject_api_key()``
+    before calling this, so that a key in code is reported first.
+    """
+    creds: Credentials | None = None
+    if credentials is not None or default_credentials is not None:
+        creds = as_credentials(function, default_credentials or _no_credentials, credentials)
+    transport_options: dict[str, Any] = {"max_tries": max_tries, "timeout_s": timeout_s}
+    if user_agent is not None:
+        transport_options["user_agent"] = user_agent
+    provider = Provider(
+        name=name,
+        model=model,
+        base_url=base_url,
+        protocol=protocol if protocol is not None else OpenAIChat(),
+        params=params,
+        api_args=api_args if api_args is not None else {},
+        api_headers=api_headers if api_headers is not None else {},
+        credentials=creds,
+        auth_header=auth_header,
+        auth_prefix=auth_prefix,
+        limitations=limitations,
+        url_params=url_params if url_params is not None else {},
+        transport=Transport(name, **transport_options),
+        prices=prices,
+    )
+    return Chat(provider, system_prompt, echo, system_prompt_fallback=system_prompt_fallback)

@@ -1,0 +1,88 @@
+"""The public API for provider plugins: everything a ``chat_<name>()`` package imports.
+
+A provider package needs nothing from ellmer-py's private modules; the
+built-in providers (``ellmer_py.providers.*``) import from here too, so a
+third party builds on exactly what they build on::
+
+    from ellmer_py.plugin import (
+        Chat, OpenAIChat, ProviderSpec, build_chat, default_model,
+        env_credentials, hookimpl, reject_api_key,
+    )
+
+    def chat_example(system_prompt=None, params=None, api_key=None,
+                     credentials=None, model=None, ...) -> Chat:
+        reject_api_key("chat_example", api_key, env=("EXAMPLE_API_KEY",))
+        return build_chat(
+            "chat_example", name="Example",
+            model=default_model(model, "example-large"),
+            base_url=base_url, protocol=OpenAIChat(),
+            credentials=credentials,
+            default_credentials=env_credentials("Example", ("EXAMPLE_API_KEY",)),
+            params=params, ...,
+        )
+
+    @hookimpl
+    def ellmer_py_register_providers(register):
+        register(ProviderSpec(name="example", chat_function=chat_example, ...))
+
+Importing this module loads pluggy (for ``hookimpl``); ``import ellmer_py``
+does not import it.
+"""
+
+from __future__ import annotations
+
+from ._build import build_chat, default_model, env_setting, require_model, with_defaults
+from ._chat import Chat, SystemPromptFallback
+from ._credentials import (
+    Credentials,
+    CredentialValue,
+    as_credentials,
+    auth_headers,
+    env_credentials,
+    reject_api_key,
+)
+from ._echo import Echo
+from ._errors import (
+    ConfigurationError,
+    DeprecatedArgumentError,
+    MalformedResponseError,
+    MissingCredentialsError,
+)
+from ._hookspecs import hookimpl
+from ._openai_chat import PARAM_NAMES, OpenAIChat
+from ._params import Params
+from ._provider import ModelLimitation, Provider
+from ._registry import ProviderSpec
+from ._tokens import Price, PriceSource
+from ._transport import Transport
+
+__all__ = [
+    "PARAM_NAMES",
+    "Chat",
+    "ConfigurationError",
+    "CredentialValue",
+    "Credentials",
+    "DeprecatedArgumentError",
+    "Echo",
+    "MalformedResponseError",
+    "MissingCredentialsError",
+    "ModelLimitation",
+    "OpenAIChat",
+    "Params",
+    "Price",
+    "PriceSource",
+    "Provider",
+    "ProviderSpec",
+    "SystemPromptFallback",
+    "Transport",
+    "as_credentials",
+    "auth_headers",
+    "build_chat",
+    "default_model",
+    "env_credentials",
+    "env_setting",
+    "hookimpl",
+    "reject_api_key",
+    "require_model",
+    "with_defaults",
+]
