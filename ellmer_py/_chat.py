@@ -463,15 +463,19 @@ class Chat:
         failed: list[tuple[ContentToolRequest, ContentToolResult]] = []
         text_open = False  # the text so far does not end a line
         while True:
-            first = True
+            last: str | None = None  # the answer's last text piece
             for piece in self._submit(user, stream=stream, contents=contents):
-                if isinstance(piece, (str, ContentText)):
-                    if first and text_open:
-                        yield "\n" if isinstance(piece, str) else ContentText("\n")
-                    first = False
-                    text = piece if isinstance(piece, str) else piece.text
-                    text_open = not text.endswith("\n")
+                if type(piece) is str:  # the hot path: plain streamed text
+                    if last is None and text_open:
+                        yield "\n"
+                    last = piece
+                elif isinstance(piece, ContentText):
+                    if last is None and text_open:
+                        yield ContentText("\n")
+                    last = piece.text
                 yield piece
+            if last is not None:
+                text_open = not last.endswith("\n")
             turn = self._turns[-1]
             if isinstance(turn, AssistantPartialTurn) or not isinstance(turn, AssistantTurn):
                 break

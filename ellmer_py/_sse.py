@@ -58,20 +58,25 @@ class SSEParser:
         if not buf:
             self._buf = b""  # e.g. a BOM that ended exactly at the chunk's end
             return []
-        lines = buf.splitlines(keepends=True)
-        last = lines[-1]
-        if last[-1:] in (b"\n", b"\r"):
-            self._buf = b""
-            if last[-1:] == b"\r":
-                # A CR at the very end may be the first half of a CRLF.
-                self._skip_lf = True
+        if b"\r" not in buf:
+            # The common case, LF only: the last piece is an unfinished line (or b"").
+            lines = buf.split(b"\n")
+            self._buf = lines.pop()
         else:
-            self._buf = last
-            lines.pop()
+            lines = buf.splitlines(keepends=True)
+            last = lines[-1]
+            if last[-1:] in (b"\n", b"\r"):
+                self._buf = b""
+                if last[-1:] == b"\r":
+                    # A CR at the very end may be the first half of a CRLF.
+                    self._skip_lf = True
+            else:
+                self._buf = last
+                lines.pop()
+            lines = [raw.rstrip(b"\r\n") for raw in lines]
         events: list[ServerSentEvent] = []
         data = self._data
-        for raw in lines:
-            line = raw.rstrip(b"\r\n")
+        for line in lines:
             if not line:
                 # Blank line: dispatch (inlined: this is the hot path).
                 if data:
