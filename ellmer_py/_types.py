@@ -311,7 +311,19 @@ def _class_doc(cls: type) -> str:
         return ""
     if doc == getattr(dict, "__doc__", None) or doc == getattr(object, "__doc__", None):
         return ""
+    # Python 3.10 gives every Enum without a docstring this one.
+    if doc == "An enumeration." and isinstance(cls, type) and _is_enum(cls):
+        return ""
     return doc
+
+
+def _is_enum(cls: type) -> bool:
+    import enum
+
+    try:
+        return issubclass(cls, enum.Enum)
+    except TypeError:  # a generic alias such as list[int] passes isinstance(x, type)
+        return False
 
 
 def _field_defaults(cls: type) -> dict[str, bool]:
