@@ -268,7 +268,10 @@ def _is_attrs(x: Any) -> bool:
 def _is_enum(x: Any) -> bool:
     import enum
 
-    return isinstance(x, type) and issubclass(x, enum.Enum)
+    try:
+        return isinstance(x, type) and issubclass(x, enum.Enum)
+    except TypeError:  # a generic alias such as list[int] passes isinstance(x, type)
+        return False
 
 
 _NONE_TYPE = type(None)
@@ -312,18 +315,9 @@ def _class_doc(cls: type) -> str:
     if doc == getattr(dict, "__doc__", None) or doc == getattr(object, "__doc__", None):
         return ""
     # Python 3.10 gives every Enum without a docstring this one.
-    if doc == "An enumeration." and isinstance(cls, type) and _is_enum(cls):
+    if doc == "An enumeration." and _is_enum(cls):
         return ""
     return doc
-
-
-def _is_enum(cls: type) -> bool:
-    import enum
-
-    try:
-        return issubclass(cls, enum.Enum)
-    except TypeError:  # a generic alias such as list[int] passes isinstance(x, type)
-        return False
 
 
 def _field_defaults(cls: type) -> dict[str, bool]:
