@@ -1849,8 +1849,3 @@ def _cancel_stream_async(ctx: Context, srv: FakeServer) -> None:
         "cancelling stream_async() must leave the user turn and an AssistantPartialTurn with "
         f"what arrived; the turns are {_short(turns, 500)}"
     )
-
-
-def check_names() -> list[str]:
-    """The names of every check, in table order."""
-    return list(CHECKS)
