@@ -1,4 +1,4 @@
-"""Loopback OpenAI-style chat-completions server used by ``bench/run.py``.
+"""Loopback chat-completions and Messages server used by ``bench/run.py``.
 
 Run it as a script; it binds ``127.0.0.1`` on a free port (or ``--port``),
 prints ``PORT <n>`` on stdout once it listens, and serves until killed:
@@ -20,9 +20,19 @@ Routes (only ``POST``):
     ``finish_reason`` event, a usage event when the body asks for
     ``stream_options.include_usage``, then ``data: [DONE]``.
 
-``/chunks/<k>/v1/chat/completions``
+``/v1/messages``
+    Anthropic's Messages API, shaped like the real recordings in
+    ``/work/shared/fixtures/native/anthropic``.  Without ``"stream": true``:
+    one ``message`` object (a single text block, ``end_turn``, ``usage``).
+    With it: ``event:``/``data:`` SSE pairs, one HTTP chunk each:
+    ``message_start``, ``content_block_start``, a ``ping`` (the real API
+    sends one there too), the configured number of one-token
+    ``content_block_delta`` / ``text_delta`` events, ``content_block_stop``,
+    ``message_delta`` (``stop_reason`` and ``usage``), ``message_stop``.
+
+``/chunks/<k>/v1/chat/completions``, ``/chunks/<k>/v1/messages``
     The same, but a stream carries ``k`` content events instead of the
-    default.  ``run.py`` uses it for short warm-up streams.
+    default.  ``run.py`` uses them for short warm-up streams.
 
 Anything else gets a JSON 404.  The streamed tokens come from ``_wire``,
 which the workers also import to check that a client consumed everything.
@@ -41,6 +51,7 @@ __all__ = ["main"]
 
 _CREATED = 1_700_000_000
 _ID = "chatcmpl-bench"
+_MSG_ID = "msg_bench"
 _MAX_HEADER_BYTES = 64 * 1024
 
 
@@ -104,6 +115,78 @@ def _stream_body(model: str, n: int, include_usage: bool) -> bytes:
     return b"".join(parts)
 
 
+def _message_body(model: str) -> bytes:
+    return _dumps(
+        {
+            "id": _MSG_ID,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": REPLY}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 9, "output_tokens": 9},
+        }
+    )
+
+
+def _named_event(name: bytes, payload: bytes) -> bytes:
+    event = b"event: " + name + b"\ndata: " + payload + b"\n\n"
+    # One HTTP chunk per SSE event, as for chat completions.
+    return b"%x\r\n%s\r\n" % (len(event), event)
+
+
+def _message_stream_body(model: str, n: int) -> bytes:
+    start = {
+        "type": "message_start",
+        "message": {
+            "id": _MSG_ID,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 9, "output_tokens": 1},
+        },
+    }
+    block_start = {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "text", "text": ""},
+    }
+    parts = [
+        _named_event(b"message_start", _dumps(start)),
+        _named_event(b"content_block_start", _dumps(block_start)),
+        _named_event(b"ping", _dumps({"type": "ping"})),
+    ]
+    parts.extend(
+        _named_event(
+            b"content_block_delta",
+            _dumps(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": token(i)},
+                }
+            ),
+        )
+        for i in range(n)
+    )
+    delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"input_tokens": 9, "output_tokens": n},
+    }
+    parts.append(
+        _named_event(b"content_block_stop", _dumps({"type": "content_block_stop", "index": 0}))
+    )
+    parts.append(_named_event(b"message_delta", _dumps(delta)))
+    parts.append(_named_event(b"message_stop", _dumps({"type": "message_stop"})))
+    parts.append(b"0\r\n\r\n")
+    return b"".join(parts)
+
+
 def _head(status: str, headers: list[tuple[str, str]], keep_alive: bool) -> bytes:
     lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers)]
     lines.append("Connection: keep-alive" if keep_alive else "Connection: close")
@@ -136,6 +219,28 @@ class _Cache:
                 ("Transfer-Encoding", "chunked"),
             ]
             body = _stream_body(model, n, include_usage)
+            hit = self._items[key] = _head("200 OK", headers, keep_alive) + body
+        return hit
+
+    def message(self, model: str, keep_alive: bool) -> bytes:
+        key = ("m", model, keep_alive)
+        hit = self._items.get(key)
+        if hit is None:
+            body = _message_body(model)
+            headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            hit = self._items[key] = _head("200 OK", headers, keep_alive) + body
+        return hit
+
+    def message_stream(self, model: str, n: int, keep_alive: bool) -> bytes:
+        key = ("ms", model, n, keep_alive)
+        hit = self._items.get(key)
+        if hit is None:
+            headers = [
+                ("Content-Type", "text/event-stream; charset=utf-8"),
+                ("Cache-Control", "no-cache"),
+                ("Transfer-Encoding", "chunked"),
+            ]
+            body = _message_stream_body(model, n)
             hit = self._items[key] = _head("200 OK", headers, keep_alive) + body
         return hit
 
@@ -237,13 +342,17 @@ class _Connection(asyncio.Protocol):
             if not count.isdigit():
                 return self._cache.error("404 Not Found", f"bad chunk count {count!r}", keep_alive)
             n, path = int(count), "/" + rest.rstrip("/")
-        if method != "POST" or path != "/v1/chat/completions":
+        if method != "POST" or path not in ("/v1/chat/completions", "/v1/messages"):
             return self._cache.error("404 Not Found", f"no route {method} {path}", keep_alive)
         try:
             request = json.loads(body) if body else {}
         except ValueError:
             return self._cache.error("400 Bad Request", "body is not JSON", keep_alive)
         model = str(request.get("model") or MODEL)
+        if path == "/v1/messages":
+            if request.get("stream") is True:
+                return self._cache.message_stream(model, n, keep_alive)
+            return self._cache.message(model, keep_alive)
         if request.get("stream") is True:
             options = request.get("stream_options") or {}
             include_usage = bool(options.get("include_usage"))
@@ -266,6 +375,8 @@ async def _serve(host: str, port: int, default_chunks: int) -> None:
     for include_usage in (False, True):
         cache.stream(MODEL, default_chunks, include_usage, keep_alive=True)
     cache.completion(MODEL, keep_alive=True)
+    cache.message_stream(MODEL, default_chunks, keep_alive=True)
+    cache.message(MODEL, keep_alive=True)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _Connection(cache), host, port)
     bound = server.sockets[0].getsockname()[1]

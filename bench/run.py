@@ -3,11 +3,16 @@
     python bench/run.py            # full run, about a minute or two
     python bench/run.py --quick    # smoke run for CI (a few seconds per client)
 
-One command starts a loopback OpenAI-style chat-completions server
-(``_server.py``, 127.0.0.1 only, in its own process so it never competes
-with the client for a GIL) and measures, for each client in ``_clients.py``
-(raw urllib3 as the floor, ellmer-py, the openai SDK, huggingface_hub's
-``InferenceClient``, chatlas):
+One command starts a loopback server speaking OpenAI chat completions and
+Anthropic Messages (``_server.py``, 127.0.0.1 only, in its own process so it
+never competes with the client for a GIL) and measures, for each client in
+``_clients.py``, in two tables:
+
+- OpenAI chat completions: raw urllib3 as the floor, ellmer-py
+  (``chat_openai_compatible``), the openai SDK, huggingface_hub's
+  ``InferenceClient``, chatlas;
+- Anthropic Messages: raw urllib3 as the floor, ellmer-py
+  (``chat_anthropic``), the anthropic SDK:
 
 import s
     ``perf_counter`` around the import statement in a fresh ``python -c``
@@ -17,18 +22,22 @@ import+client s
     the same runs, up to a constructed client (lazy imports show up here).
 ms/request
     mean wall time of sequential non-streamed requests on one client
-    object, after warm-up, in a fresh process; overhead is that minus raw
-    urllib3's.
-chunks/s
-    content events per second over one ``--chunks``-event stream, in a
-    fresh process, after a 100-event warm-up stream.
+    object, after warm-up, in a fresh process; overhead is that minus the
+    same table's raw urllib3.
+chunks/s, events/s
+    content events (one-token ``chat.completion.chunk`` /
+    ``content_block_delta``) per second over one ``--chunks``-event stream,
+    in a fresh process, after a 100-event warm-up stream, and as a ratio to
+    the same table's raw urllib3.
 peak RSS MiB
     ``ru_maxrss`` of that streaming process: interpreter, imports and the
     stream together (not tracemalloc, which would slow the stream down).
 
-A client that is not installed is reported as such; one that fails is
-reported with the reason.  The Markdown report goes to stdout and to
-``bench/results.md`` (``--output``); progress goes to stderr.
+A client that is not installed is reported as such, one whose import fails
+as "not available: <reason>" (neither fails the run); one that fails later
+is reported with the reason and makes the exit status 1.  The Markdown
+report goes to stdout and to ``bench/results.md`` (``--output``); progress
+goes to stderr.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,7 +72,8 @@ class Row:
     def __init__(self, client: _clients.Client) -> None:
         self.client = client
         self.version: str = ""
-        self.status: str = ""  # "" when measured, else "not installed" / "failed"
+        # "" when measured, else "not installed", "not available: <why>" or "failed"
+        self.status: str = ""
         self.errors: list[str] = []
         self.import_s: float | None = None
         self.import_client_s: float | None = None
@@ -81,16 +92,30 @@ def _last_line(text: str) -> str:
     return lines[-1].strip() if lines else "no output"
 
 
+#: Where workers keep their bytecode during a run (set by ``main``).
+_pycache_prefix: str | None = None
+
+
 def _child_env() -> dict[str, str]:
     """The environment for workers: ours, but never through an HTTP proxy.
 
-    httpx (under openai and huggingface_hub) honours ``HTTP_PROXY``; urllib3's
-    PoolManager does not.  Exempting loopback keeps every client on the same
-    direct path to the bench server.
+    httpx (under openai, huggingface_hub and anthropic) honours
+    ``HTTP_PROXY``; urllib3's PoolManager does not.  Exempting loopback keeps
+    every client on the same direct path to the bench server.
+
+    Bytecode is always cached, in a scratch ``PYTHONPYCACHEPREFIX`` for the
+    run: with ``PYTHONDONTWRITEBYTECODE`` set (tox and some sandboxes set
+    it), a client living in a source tree, like ellmer-py here, would be
+    compiled again on every timed import while installed packages load
+    their ``.pyc``.  The prefix puts every client on the same footing (the
+    untimed first import probe fills it) and leaves the source tree clean.
     """
     env = dict(os.environ)
     for name in ("NO_PROXY", "no_proxy"):
         env[name] = ",".join(filter(None, [env.get(name, ""), "127.0.0.1", "localhost"]))
+    if _pycache_prefix is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = _pycache_prefix
     return env
 
 
@@ -121,12 +146,21 @@ def _result(stdout: str) -> dict[str, float]:
     raise ValueError("worker printed no RESULT line")
 
 
+_UNAVAILABLE = "UNAVAILABLE"
+
+
 def _import_probe(client: _clients.Client, runs: int, row: Row) -> None:
+    """Time the import; set ``row.status`` to "not available: ..." if it fails."""
+    guarded = "\n".join("    " + line for line in client.import_code.splitlines())
     code = "\n".join(
         [
             "import time",
             "t0 = time.perf_counter()",
-            client.import_code,
+            "try:",
+            guarded,
+            "except Exception as exc:",
+            f"    print({_UNAVAILABLE!r}, type(exc).__name__ + ': ' + str(exc))",
+            "    raise SystemExit(0)",
             "t1 = time.perf_counter()",
             "import _clients",
             f"_clients.by_key({client.key!r}).make({_UNUSED_URL!r})",
@@ -143,9 +177,13 @@ def _import_probe(client: _clients.Client, runs: int, row: Row) -> None:
         if stdout is None:
             row.errors.append(f"import: {error}")
             return
+        last = _last_line(stdout)
+        if last.startswith(_UNAVAILABLE):
+            row.status = "not available: " + last[len(_UNAVAILABLE) :].strip()
+            return
         if i == 0:
             continue  # warms the bytecode cache; not timed
-        _, t_import, t_client = _last_line(stdout).split()
+        _, t_import, t_client = last.split()
         imports.append(float(t_import))
         with_client.append(float(t_client))
     row.import_s = statistics.median(imports)
@@ -217,6 +255,9 @@ def _measure(client: _clients.Client, port: int, args: argparse.Namespace) -> Ro
     started = time.perf_counter()
     _log(f"{client.label} {row.version}: import time ...")
     _import_probe(client, args.import_runs, row)
+    if row.status:
+        _log(f"{client.label}: {row.status}")
+        return row
     if not row.errors:  # a client that cannot be imported cannot be run
         _log(f"{client.label}: requests ...")
         _requests(client, base_url, args, row)
@@ -257,19 +298,43 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def _table(rows: list[Row]) -> str:
-    floor = next((r for r in rows if r.client.key == "urllib3"), None)
+#: Per API: section title, what the streamed events are called, what they are.
+_APIS = {
+    _clients.OPENAI: (
+        "OpenAI chat completions",
+        "chunks",
+        "one-token `chat.completion.chunk` SSE events, one HTTP chunk each, then `data: [DONE]`",
+    ),
+    _clients.ANTHROPIC: (
+        "Anthropic Messages",
+        "events",
+        "one-token `content_block_delta`/`text_delta` SSE events, one HTTP chunk each, "
+        "between `message_start`, `content_block_start`, `ping` and "
+        "`content_block_stop`, `message_delta`, `message_stop`. The anthropic SDK iterates "
+        "`messages.create(..., stream=True)` and takes the `text_delta` text (faster here "
+        "than `messages.stream()`'s `text_stream`, which also rebuilds the message "
+        "snapshot on every event)",
+    ),
+}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(rows: list[Row], unit: str) -> str:
+    floor = next((r for r in rows if r.client.floor), None)
     floor_ms = floor.ms_per_request if floor else None
     floor_cps = floor.chunks_per_s if floor else None
     header = (
         "| client | version | import s | import+client s | ms/request "
-        "| overhead vs urllib3 ms | chunks/s | chunks/s vs urllib3 | peak RSS MiB |"
+        f"| overhead vs urllib3 ms | {unit}/s | {unit}/s vs urllib3 | peak RSS MiB |"
     )
     lines = [header, "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
     for row in rows:
         name = row.client.label
-        if row.status == "not installed":
-            lines.append(f"| {name} | not installed | | | | | | | |")
+        if row.status.startswith("not "):
+            lines.append(f"| {name} | {_cell(row.status)} | | | | | | | |")
             continue
         overhead = (
             row.ms_per_request - floor_ms
@@ -297,12 +362,55 @@ def _table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _versus(rows: list[Row], unit: str) -> list[str]:
+    """One line per other measured row: how ellmer-py compares with it."""
+
+    def measured(row: Row) -> bool:
+        return not row.status and row.ms_per_request is not None and bool(row.chunks_per_s)
+
+    ours = next((r for r in rows if r.client.dist == "ellmer-py" and measured(r)), None)
+    if ours is None:
+        return []
+    assert ours.ms_per_request is not None and ours.chunks_per_s
+    floor = next((r for r in rows if r.client.floor and measured(r)), None)
+    lines = []
+    for peer in rows:
+        if peer is ours or not measured(peer):
+            continue
+        assert peer.ms_per_request is not None and peer.chunks_per_s
+        facts = [
+            f"{ours.ms_per_request / peer.ms_per_request:.2f}x the time per request",
+            f"{ours.chunks_per_s / peer.chunks_per_s:.2f}x the {unit}/s",
+        ]
+        if peer is not floor and floor is not None and floor.ms_per_request is not None:
+            ours_over = ours.ms_per_request - floor.ms_per_request
+            peer_over = peer.ms_per_request - floor.ms_per_request
+            facts[0] += f" (overhead {ours_over:+.3f} vs {peer_over:+.3f} ms)"
+        if ours.import_client_s is not None and peer.import_client_s is not None:
+            facts.append(
+                f"import+client {ours.import_client_s:.3f} vs {peer.import_client_s:.3f} s"
+            )
+        if ours.peak_rss_mib and peer.peak_rss_mib:
+            facts.append(f"peak RSS {ours.peak_rss_mib:.1f} vs {peer.peak_rss_mib:.1f} MiB")
+        lines.append(f"- ellmer-py vs {peer.client.label}: " + ", ".join(facts) + ".")
+    return lines
+
+
 def _report(
     rows: list[Row], args: argparse.Namespace, baseline_rss: float | None, wall: float
 ) -> str:
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cpu = platform.processor() or platform.machine()
     requests = sorted({r.requests for r in rows if r.requests})
+    sections: list[str] = []
+    for api, (title, unit, events) in _APIS.items():
+        api_rows = [r for r in rows if r.client.api == api]
+        if not api_rows:
+            continue
+        sections += [f"## {title}", "", _table(api_rows, unit), "", f"**{unit}/s**: {events}.", ""]
+        versus = _versus(api_rows, unit)
+        if versus:
+            sections += [*versus, ""]
     parts = [
         "# ellmer-py benchmark" + (" (--quick)" if args.quick else ""),
         "",
@@ -312,7 +420,8 @@ def _report(
         + (" --quick" if args.quick else "")
         + "`; numbers from one machine, compare rows, not runs.",
         "",
-        _table(rows),
+        *sections,
+        "Columns, both tables:",
         "",
         "- **import s**: `perf_counter` around the import statement in a fresh "
         f"`python -c`, median of {args.import_runs} runs (interpreter start-up excluded); "
@@ -321,9 +430,9 @@ def _report(
         f"non-streamed requests (cap {args.requests}, or {args.budget:g} s) after "
         f"{args.warmup} warm-up requests, one client object, fresh process. "
         "ellmer-py and chatlas clear the chat's turns before each request.",
-        f"- **chunks/s**: one {args.chunks:,}-event stream (one-token "
-        "`chat.completion.chunk` SSE events, one HTTP chunk each, then `data: [DONE]`), "
-        f"after a {_WARM_CHUNKS}-event warm-up stream; every client's text is checked.",
+        f"- **chunks/s**, **events/s**: one {args.chunks:,}-event stream (as described "
+        f"under each table), after a {_WARM_CHUNKS}-event warm-up stream; every client's "
+        "text is checked.",
         "- **peak RSS MiB**: `ru_maxrss` of the streaming process (interpreter + imports + "
         "stream), not tracemalloc"
         + (
@@ -336,7 +445,7 @@ def _report(
     ]
     for row in rows:
         for error in row.errors:
-            parts.append(f"- {row.client.label} failed: {error}")
+            parts.append(f"- {row.client.label} ({row.client.key}) failed: {error}")
     return "\n".join(parts) + "\n"
 
 
@@ -377,14 +486,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:
         _log(str(exc.args[0]))
         return 2
+    global _pycache_prefix
     started = time.perf_counter()
-    server, port = _start_server(args.chunks)
-    _log(f"bench server on 127.0.0.1:{port} (pid {server.pid}), {args.chunks:,} chunks per stream")
-    try:
-        rows = [_measure(client, port, args) for client in selected]
-    finally:
-        _stop_server(server)
-    report = _report(rows, args, _baseline_rss(), time.perf_counter() - started)
+    with tempfile.TemporaryDirectory(prefix="ellmer-bench-pycache-") as pycache:
+        _pycache_prefix = pycache
+        server, port = _start_server(args.chunks)
+        _log(f"bench server on 127.0.0.1:{port} (pid {server.pid}), {args.chunks:,}-event streams")
+        try:
+            rows = [_measure(client, port, args) for client in selected]
+            baseline_rss = _baseline_rss()
+        finally:
+            _stop_server(server)
+            _pycache_prefix = None
+    report = _report(rows, args, baseline_rss, time.perf_counter() - started)
     print(report, end="")
     if str(args.output) != "-":
         args.output.write_text(report, encoding="utf-8")

@@ -3,9 +3,9 @@
 The checks are written once, for every provider; what differs between wire
 protocols (the shape of an answer, of a stream, of an error, where the
 system prompt goes) lives in one module per protocol that provides a
-:class:`ProtocolFake`. ``"openai-chat"`` is the only one so far; another
-protocol adds a module next to ``openai_chat.py`` and one line to
-:data:`PROTOCOL_MODULES`.
+:class:`ProtocolFake`. A protocol's ``ProtocolSpec`` (hook
+``ellmer_py_register_protocols``) names its fake, so a third-party protocol
+brings its own.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any, Protocol
 from .fake_server import Reply
 
 __all__ = [
-    "PROTOCOL_MODULES",
     "Answer",
     "Media",
     "ProtocolFake",
@@ -27,12 +26,6 @@ __all__ = [
     "Usage",
     "protocol_fake",
 ]
-
-#: Wire protocol name (``ProviderSpec.protocol``) -> the module whose
-#: ``FAKE`` attribute is its :class:`ProtocolFake`.
-PROTOCOL_MODULES: dict[str, str] = {
-    "openai-chat": "ellmer_py.conformance.openai_chat",
-}
 
 
 @dataclass(frozen=True)
@@ -195,13 +188,22 @@ class ProtocolFake(Protocol):
 
 
 def protocol_fake(name: str) -> ProtocolFake:
-    """The fake for a wire protocol; AssertionError if the suite has none."""
-    module = PROTOCOL_MODULES.get(name)
-    if module is None:
-        known = ", ".join(sorted(PROTOCOL_MODULES))
+    """The fake for a wire protocol, found through the registry; AssertionError if none.
+
+    A protocol plugin names its fake (``"module:attribute"``) in its
+    ``ProtocolSpec``, so a third-party protocol brings its own.
+    """
+    from ellmer_py._registry import _REGISTRY
+
+    spec = _REGISTRY.protocols().get(name)
+    where = spec.fake if spec is not None else None
+    if where is None:
+        known = ", ".join(sorted(n for n, s in _REGISTRY.protocols().items() if s.fake))
         raise AssertionError(
             f"ellmer_py.conformance has no fake server for the wire protocol {name!r} "
-            f"(it knows: {known}). Add a module for it to ellmer_py.conformance."
+            f"(it knows: {known}). Register the protocol with a fake= in its ProtocolSpec "
+            "(hook ellmer_py_register_protocols)."
         )
-    fake: ProtocolFake = importlib.import_module(module).FAKE
+    module, _, attribute = where.partition(":")
+    fake: ProtocolFake = getattr(importlib.import_module(module), attribute or "FAKE")
     return fake

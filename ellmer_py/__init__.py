@@ -20,6 +20,10 @@ from ._content import (
     ContentText,
     ContentThinking,
     ContentToolRequest,
+    ContentToolRequestFetch,
+    ContentToolRequestSearch,
+    ContentToolResponseFetch,
+    ContentToolResponseSearch,
     ContentToolResult,
 )
 from ._content_files import (
@@ -58,7 +62,15 @@ from ._parallel import (
 )
 from ._params import Params, params
 from ._provider import ModelLimitation, Provider
-from ._registry import ProviderSpec, chat, get_provider_spec, list_providers
+from ._registry import (
+    ProtocolSpec,
+    ProviderSpec,
+    chat,
+    get_protocol_spec,
+    get_provider_spec,
+    list_protocols,
+    list_providers,
+)
 from ._serialize import contents_record, contents_replay
 from ._tokens import token_usage
 from ._turn import AssistantPartialTurn, AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
@@ -66,7 +78,7 @@ from ._turn import AssistantPartialTurn, AssistantTurn, SystemTurn, Tokens, Turn
 if TYPE_CHECKING:
     from ._hookspecs import hookimpl
     from ._structured import StructuredOutputError
-    from ._tools import ToolDef, ToolReject, tool, tool_annotations, tool_reject
+    from ._tools import ToolBuiltIn, ToolDef, ToolReject, tool, tool_annotations, tool_reject
     from ._types import (
         Type,
         TypeArray,
@@ -84,6 +96,14 @@ if TYPE_CHECKING:
         type_number,
         type_object,
         type_string,
+    )
+    from .providers.anthropic import (
+        chat_anthropic,
+        chat_claude,
+        claude_tool_web_fetch,
+        claude_tool_web_search,
+        models_anthropic,
+        models_claude,
     )
     from .providers.azure_openai import chat_azure_openai
     from .providers.cloudflare import chat_cloudflare
@@ -118,6 +138,10 @@ __all__ = [
     "ContentText",
     "ContentThinking",
     "ContentToolRequest",
+    "ContentToolRequestFetch",
+    "ContentToolRequestSearch",
+    "ContentToolResponseFetch",
+    "ContentToolResponseSearch",
     "ContentToolResult",
     "DeprecatedArgumentError",
     "EllmerError",
@@ -130,6 +154,7 @@ __all__ = [
     "ParallelChatError",
     "Params",
     "PaymentRequiredError",
+    "ProtocolSpec",
     "Provider",
     "ProviderSpec",
     "RateLimitError",
@@ -140,6 +165,7 @@ __all__ = [
     "StructuredOutputError",
     "SystemTurn",
     "Tokens",
+    "ToolBuiltIn",
     "ToolDef",
     "ToolError",
     "ToolReject",
@@ -154,7 +180,9 @@ __all__ = [
     "TypeObject",
     "UserTurn",
     "chat",
+    "chat_anthropic",
     "chat_azure_openai",
+    "chat_claude",
     "chat_cloudflare",
     "chat_databricks",
     "chat_deepseek",
@@ -167,15 +195,21 @@ __all__ = [
     "chat_openrouter",
     "chat_perplexity",
     "chat_portkey",
+    "claude_tool_web_fetch",
+    "claude_tool_web_search",
     "content_image_file",
     "content_image_url",
     "content_pdf_file",
     "content_pdf_url",
     "contents_record",
     "contents_replay",
+    "get_protocol_spec",
     "get_provider_spec",
     "hookimpl",
+    "list_protocols",
     "list_providers",
+    "models_anthropic",
+    "models_claude",
     "models_huggingface",
     "modify_list",
     "parallel_chat",
@@ -235,6 +269,8 @@ def __getattr__(name: str) -> Any:
 
 
 _BUILTIN_CONSTRUCTORS = {
+    "chat_anthropic": "ellmer_py.providers.anthropic",
+    "chat_claude": "ellmer_py.providers.anthropic",
     "chat_azure_openai": "ellmer_py.providers.azure_openai",
     "chat_cloudflare": "ellmer_py.providers.cloudflare",
     "chat_databricks": "ellmer_py.providers.databricks",
@@ -253,6 +289,7 @@ _BUILTIN_CONSTRUCTORS = {
 #: Tools, schema types and structured output, loaded on first use (they build many classes).
 _LAZY_CORE = {
     "StructuredOutputError": "._structured",
+    "ToolBuiltIn": "._tools",
     "ToolDef": "._tools",
     "ToolReject": "._tools",
     "Type": "._types",
@@ -277,7 +314,13 @@ _LAZY_CORE = {
 }
 
 #: Other public functions of the built-in plugins, loaded on first use.
-_BUILTIN_FUNCTIONS = {"models_huggingface": "ellmer_py.providers.huggingface"}
+_BUILTIN_FUNCTIONS = {
+    "models_huggingface": "ellmer_py.providers.huggingface",
+    "models_anthropic": "ellmer_py.providers.anthropic",
+    "models_claude": "ellmer_py.providers.anthropic",
+    "claude_tool_web_search": "ellmer_py.providers.anthropic",
+    "claude_tool_web_fetch": "ellmer_py.providers.anthropic",
+}
 
 
 def __dir__() -> list[str]:

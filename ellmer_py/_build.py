@@ -14,17 +14,53 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from attrs import fields, frozen
+
 from ._chat import Chat, SystemPromptFallback
 from ._credentials import Credentials, CredentialValue, as_credentials
 from ._echo import Echo
 from ._errors import ConfigurationError
-from ._openai_chat import OpenAIChat
 from ._params import Params
+from ._protocols import Auth, WireProtocol
+from ._protocols.openai_chat import OpenAIChat
 from ._provider import ModelLimitation, Provider
 from ._tokens import PriceSource
 from ._transport import Transport
 
-__all__ = ["build_chat", "default_model", "env_setting", "require_model", "with_defaults"]
+__all__ = [
+    "ChatArgs",
+    "build_chat",
+    "default_model",
+    "env_setting",
+    "require_model",
+    "with_defaults",
+]
+
+
+@frozen
+class ChatArgs:
+    """The constructor arguments every ``chat_<name>()`` shares, passed on as one bundle.
+
+    ``ChatArgs.of(locals())`` at the top of a constructor picks them out of
+    its own arguments, so a provider module is its constants, its quirks
+    and one ``build_chat()`` call.
+    """
+
+    system_prompt: str | None = None
+    params: Params | None = None
+    api_args: Mapping[str, Any] | None = None
+    api_headers: Mapping[str, str] | None = None
+    echo: Echo | bool | None = None
+    credentials: Credentials | None = None
+    system_prompt_fallback: SystemPromptFallback = "error"
+    max_tries: int | None = None
+    timeout_s: float | None = None
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> ChatArgs:
+        """The shared arguments found in ``values`` (a constructor's ``locals()``)."""
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
 
 log = logging.getLogger("ellmer_py")
 
@@ -84,11 +120,12 @@ def _no_credentials() -> CredentialValue:
 
 def build_chat(
     function: str,
+    args: ChatArgs | None = None,
     *,
     name: str,
     model: str,
     base_url: str,
-    protocol: OpenAIChat | None = None,
+    protocol: WireProtocol | None = None,
     credentials: Credentials | None = None,
     default_credentials: Credentials | None = None,
     params: Params | None = None,
@@ -105,6 +142,7 @@ def build_chat(
     url_params: Mapping[str, str] | None = None,
     user_agent: str | None = None,
     prices: PriceSource | None = None,
+    auth: Auth | None = None,
 ) -> Chat:
     """The ``Chat`` a ``chat_<name>()`` constructor returns (R: ``Chat$new(provider = ...)``).
 
@@ -116,15 +154,30 @@ def build_chat(
     ``auth_prefix``. ``name`` is the provider's display name (in errors and
     ``repr``); ``limitations`` are the models' known limitations,
     ``url_params`` query parameters on every request, ``prices`` where
-    answers get their cost. Reject ``api_key=`` with ``reject_api_key()``
-    before calling this, so that a key in code is reported first.
+    answers get their cost; ``auth`` replaces the key-in-a-header scheme
+    (request signing). ``args`` carries the shared arguments at once (see
+    :class:`ChatArgs`); a keyword given here wins over it. Reject
+    ``api_key=`` with ``reject_api_key()`` before calling this, so that a key
+    in code is reported first.
     """
+    if args is not None:
+        system_prompt = system_prompt if system_prompt is not None else args.system_prompt
+        params = params if params is not None else args.params
+        api_args = api_args if api_args is not None else args.api_args
+        api_headers = api_headers if api_headers is not None else args.api_headers
+        echo = echo if echo is not None else args.echo
+        credentials = credentials if credentials is not None else args.credentials
+        if system_prompt_fallback == "error":
+            system_prompt_fallback = args.system_prompt_fallback
+        max_tries = max_tries if max_tries is not None else args.max_tries
+        timeout_s = timeout_s if timeout_s is not None else args.timeout_s
     creds: Credentials | None = None
     if credentials is not None or default_credentials is not None:
         creds = as_credentials(function, default_credentials or _no_credentials, credentials)
     transport_options: dict[str, Any] = {"max_tries": max_tries, "timeout_s": timeout_s}
     if user_agent is not None:
         transport_options["user_agent"] = user_agent
+    extra: dict[str, Any] = {"auth": auth} if auth is not None else {}
     provider = Provider(
         name=name,
         model=model,
@@ -140,5 +193,6 @@ def build_chat(
         url_params=url_params if url_params is not None else {},
         transport=Transport(name, **transport_options),
         prices=prices,
+        **extra,
     )
     return Chat(provider, system_prompt, echo, system_prompt_fallback=system_prompt_fallback)

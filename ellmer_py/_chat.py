@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TextIO, TypeVar, overload
@@ -19,7 +18,6 @@ from ._echo import Echo, EchoWriter, resolve_echo
 from ._errors import ConfigurationError, ModelLimitationError
 from ._params import _caller_stacklevel
 from ._provider import Provider, system_prompt_error
-from ._tokens import account_turn
 from ._turn import (
     AssistantPartialTurn,
     AssistantTurn,
@@ -434,7 +432,7 @@ class Chat:
         if not isinstance(convert, bool):
             raise ConfigurationError(f"convert must be True or False, not {convert!r}.")
         mode = resolve_echo(echo)
-        spec = spec_for(type, wrap=self._provider.protocol.needs_wrapper)
+        spec = spec_for(type, wrap=self._provider.needs_wrapper)
         user = self._next_user_turn(args, allow_empty=True)
         if mode == "none":
             for _ in self._submit(user, stream=False, contents=False, spec=spec):
@@ -517,58 +515,20 @@ class Chat:
         Yields the answer's text, or with ``contents`` its thinking and text
         as Content pieces. Tools are offered unless data is being extracted.
         """
-        provider = self._provider
-        tools = list(self._tools.values()) if spec is None else []
-        if spec is not None:
-            from ._structured import json_turn
-        type_ = spec.sent if spec is not None else None
-        if not stream:
-            turn = self._with_fallback(
-                user, lambda turns: provider.chat_perform(turns, tools=tools, type=type_)
-            )
-            if spec is not None:
-                turn = json_turn(turn)
+        from ._exchange import exchange
+
+        def record(turn: AssistantTurn) -> None:
             self._turns += [user, turn]
-            if contents:
-                yield from (
-                    c for c in turn.contents if isinstance(c, (ContentThinking, ContentText))
-                )
-            elif turn.text:
-                yield turn.text
-            return
-        start = time.perf_counter()
-        response = self._with_fallback(
-            user, lambda turns: provider.stream_open(turns, tools=tools, type=type_)
+
+        yield from exchange(
+            self._provider,
+            lambda make: self._with_fallback(user, make),
+            record,
+            stream=stream,
+            contents=contents,
+            tools=list(self._tools.values()) if spec is None else [],
+            spec=spec,
         )
-        state = provider.protocol.stream_state()
-        reason = "the stream ended early"
-        try:
-            if contents:
-                for pieces in provider.stream_contents(response, state):
-                    yield from pieces
-            else:
-                yield from provider.stream_text(response, state)
-        except GeneratorExit:
-            reason = "interrupted: the caller stopped reading the stream"
-            self._turns += [user, _partial(state.turn(time.perf_counter() - start), reason)]
-            raise
-        except BaseException as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            self._turns += [user, _partial(state.turn(time.perf_counter() - start), reason)]
-            raise
-        turn = state.turn(time.perf_counter() - start)
-        if not state.complete:
-            reason = "the stream ended before the server said the answer was finished"
-            warnings.warn(
-                f"{provider.name}: {reason}; kept as a partial turn.",
-                UserWarning,
-                stacklevel=_caller_stacklevel(),
-            )
-            turn = _partial(turn, reason)
-        turn = account_turn(provider, turn, response.headers)  # prices and logs a complete turn
-        if spec is not None and not isinstance(turn, AssistantPartialTurn):
-            turn = json_turn(turn)
-        self._turns += [user, turn]
 
     # -- async and copies: thin entries to ellmer_py._async / ellmer_py._parallel --
 
@@ -609,10 +569,10 @@ class Chat:
 
 
 def _as_tool(x: Any, what: str) -> ToolDef:
-    from ._tools import ToolDef, tool
+    from ._tools import ToolBuiltIn, ToolDef, tool
 
-    if isinstance(x, ToolDef):
-        return x
+    if isinstance(x, (ToolDef, ToolBuiltIn)):
+        return x  # type: ignore[return-value]
     if callable(x):
         return tool(x)
     raise ConfigurationError(
@@ -651,15 +611,3 @@ def _warn_tool_errors(failed: list[tuple[ContentToolRequest, ContentToolResult]]
     if n > 3:
         lines.append(f"... and {n - 3} more.")
     warnings.warn("\n".join(lines), UserWarning, stacklevel=_caller_stacklevel())
-
-
-def _partial(turn: AssistantTurn, reason: str) -> AssistantPartialTurn:
-    return AssistantPartialTurn(
-        turn.contents,
-        tokens=turn.tokens,
-        cost=turn.cost,
-        finish_reason=turn.finish_reason,
-        duration=turn.duration,
-        json=turn.json,
-        reason=reason,
-    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from attrs import field, frozen
@@ -17,6 +18,10 @@ __all__ = [
     "ContentText",
     "ContentThinking",
     "ContentToolRequest",
+    "ContentToolRequestFetch",
+    "ContentToolRequestSearch",
+    "ContentToolResponseFetch",
+    "ContentToolResponseSearch",
     "ContentToolResult",
 ]
 
@@ -28,15 +33,21 @@ class Content:
     kind: ClassVar[str] = "content"
 
 
-@frozen
+@frozen(repr=False)
 class ContentText(Content):
     """Plain text (R: ``ContentText``)."""
 
     kind: ClassVar[str] = "text"
     text: str
+    #: Provider data kept with the text (Anthropic citations), or None.
+    extra: Any = None
 
     def __str__(self) -> str:
         return self.text
+
+    def __repr__(self) -> str:
+        extra = f", extra={self.extra!r}" if self.extra is not None else ""
+        return f"ContentText(text={self.text!r}{extra})"
 
 
 @frozen
@@ -81,6 +92,8 @@ class ContentToolRequest(Content):
     id: str
     name: str
     arguments: Any = field(factory=dict)
+    #: Provider data that must go back with the call (Gemini thought signatures), or None.
+    extra: Any = None
 
 
 @frozen
@@ -107,6 +120,7 @@ class ContentThinking(Content):
 
     kind: ClassVar[str] = "thinking"
     thinking: str
+    #: Provider data that must go back with it (Anthropic ``signature``), or None.
     extra: Any = None
 
 
@@ -116,3 +130,61 @@ class ContentJson(Content):
 
     kind: ClassVar[str] = "json"
     value: Any = None
+
+
+def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+# -- server-side (built-in) tools: run by the provider, kept in the turn --------
+
+
+@frozen
+class ContentToolRequestSearch(Content):
+    """The model searched the web with a provider's built-in tool (R: ``ContentToolRequestSearch``).
+
+    ``json`` is the provider's block, sent back as it came.
+    """
+
+    kind: ClassVar[str] = "tool_request_search"
+    query: str
+    json: Any = None
+
+    def __str__(self) -> str:
+        return f"[web search request]: {self.query!r}"
+
+
+@frozen
+class ContentToolResponseSearch(Content):
+    """Results of a built-in web search (R: ``ContentToolResponseSearch``)."""
+
+    kind: ClassVar[str] = "tool_response_search"
+    urls: tuple[str, ...] = field(factory=tuple, converter=_str_tuple)
+    json: Any = None
+
+    def __str__(self) -> str:
+        return "[web search results]:\n" + "".join(f"* {u}\n" for u in self.urls)
+
+
+@frozen
+class ContentToolRequestFetch(Content):
+    """The model fetched a URL with a provider's built-in tool (R: ``ContentToolRequestFetch``)."""
+
+    kind: ClassVar[str] = "tool_request_fetch"
+    url: str
+    json: Any = None
+
+    def __str__(self) -> str:
+        return f"[web fetch request]: {self.url}"
+
+
+@frozen
+class ContentToolResponseFetch(Content):
+    """What a built-in web fetch returned (R: ``ContentToolResponseFetch``)."""
+
+    kind: ClassVar[str] = "tool_response_fetch"
+    url: str
+    json: Any = None
+
+    def __str__(self) -> str:
+        return f"[web fetch result]: {self.url}"

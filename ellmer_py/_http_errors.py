@@ -82,6 +82,11 @@ def _message_from_json(doc: Any) -> str | None:
         return error
     if isinstance(error, Mapping):
         found = _message_from_json(error)
+        kind = error.get("type")
+        if found and doc.get("type") == "error" and isinstance(kind, str) and kind not in found:
+            # Anthropic's envelope: {"type": "error", "error": {"type", "message"}} (R words it
+            # "message [type]")
+            return f"{found} [{kind}]"
         if found:
             return found
     for key in ("message", "detail", "error_message", "msg"):
@@ -147,6 +152,18 @@ def server_message(
     return header_message or "(the server sent no message)"
 
 
+def _body_request_id(body: bytes) -> str | None:
+    """The ``request_id`` an error body carries (Anthropic puts it there too)."""
+    if b'"request_id"' not in body[:4096] and b'"request_id"' not in body[-4096:]:
+        return None
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    found = doc.get("request_id") if isinstance(doc, Mapping) else None
+    return found if isinstance(found, str) and found else None
+
+
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     raw = headers.get("retry-after")
     if raw is None:
@@ -183,6 +200,8 @@ def error_from_response(
     cls = status_error_class(status)
     said = server_message(body, headers.get("content-type"), headers)
     request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
+    if request_id is None:
+        request_id = _body_request_id(body)
     hint = {
         AuthenticationError: " Check the credential (environment variable or `credentials=`).",
         PaymentRequiredError: " The account has no credits left for this provider.",

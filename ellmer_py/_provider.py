@@ -7,20 +7,27 @@ wire format from its protocol object.
 
 from __future__ import annotations
 
+import json
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
+from ._auth import HeaderAuth
 from ._content import ContentImage, ContentPDF
-from ._credentials import Credentials, auth_headers
-from ._errors import BadRequestError, ConfigurationError, EllmerError, ModelLimitationError
+from ._credentials import Credentials
+from ._errors import (
+    BadRequestError,
+    ConfigurationError,
+    EllmerError,
+    MalformedResponseError,
+    ModelLimitationError,
+)
 from ._modify_list import modify_list
-from ._openai_chat import OpenAIChat, StreamState
 from ._params import Params
-from ._sse import ServerSentEvent, SSEParser
+from ._protocols import Auth, StreamDecoder, WireProtocol, WireRequest
 from ._tokens import PriceSource, account_turn
 from ._transport import StreamResponse, Transport
 from ._turn import AssistantTurn, SystemTurn, Turn
@@ -29,8 +36,6 @@ if TYPE_CHECKING:
     from ._content import Content
     from ._tools import ToolDef
     from ._types import Type
-
-_P = TypeVar("_P")
 
 __all__ = ["ModelLimitation", "Provider", "is_system_role_error"]
 
@@ -119,7 +124,7 @@ class Provider:
     name: str
     model: str
     base_url: str
-    protocol: OpenAIChat = field(factory=OpenAIChat)
+    protocol: WireProtocol = field(factory=lambda: _default_protocol())
     params: Params | None = None
     api_args: Mapping[str, Any] = field(factory=dict, converter=_copied)
     api_headers: Mapping[str, str] = field(factory=dict, converter=_copied)
@@ -133,6 +138,13 @@ class Provider:
     #: Where answers get their cost (None: unpriced); see ellmer_py._tokens.
     prices: PriceSource | None = field(default=None, eq=False)
     wire_params: Mapping[str, Any] = field(eq=False)
+    #: How requests authenticate; by default the key from ``credentials`` in
+    #: ``auth_header`` after ``auth_prefix``.
+    auth: Auth = field(eq=False)
+
+    @auth.default
+    def _auth(self) -> Auth:
+        return HeaderAuth(self.credentials, self.auth_header, self.auth_prefix)
 
     @transport.default
     def _transport(self) -> Transport:
@@ -140,7 +152,7 @@ class Provider:
 
     @wire_params.default
     def _wire_params(self) -> Mapping[str, Any]:
-        return self.protocol.wire_params(self.params)
+        return self.protocol.encode_params(self.params)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
@@ -164,7 +176,17 @@ class Provider:
         """The same provider for another model, sharing the connection pool."""
         from attrs import evolve
 
-        return evolve(self, model=model, transport=self.transport, wire_params=self.wire_params)
+        return evolve(
+            self,
+            model=model,
+            transport=self.transport,
+            wire_params=self.wire_params,
+            auth=self.auth,
+        )
+
+    def needs_wrapper(self, type: Type) -> bool:
+        """Whether structured output wraps ``type`` in an object for this model."""
+        return self.protocol.needs_wrapper(type, model=self.model)
 
     # -- limitations --------------------------------------------------------
 
@@ -211,28 +233,75 @@ class Provider:
 
     # -- requests -----------------------------------------------------------
 
-    def chat_url(self) -> str:
-        """The URL chat requests are sent to."""
-        url = self.base_url.rstrip("/") + self.protocol.chat_path()
-        if self.url_params:
+    def url(self, request: WireRequest | None = None) -> str:
+        """The URL a request goes to: base URL, the protocol's path, then query parameters."""
+        path = request.path if request is not None else self._chat_request_path()
+        url = self.base_url.rstrip("/") + "/" + path.lstrip("/")
+        query = {**(request.query if request is not None else {}), **self.url_params}
+        if query:
             from urllib.parse import urlencode
 
-            url += ("&" if "?" in url else "?") + urlencode(self.url_params)
+            url += ("&" if "?" in url else "?") + urlencode(query)
         return url
 
-    def headers(self) -> dict[str, str]:
-        """Headers for one request: ``api_headers``, then authentication on top.
+    def _chat_request_path(self) -> str:
+        chat_path = getattr(self.protocol, "chat_path", None)
+        return chat_path() if callable(chat_path) else ""
 
-        Authentication is applied last, so an extra header can never switch
-        it off by accident.
+    def chat_url(self) -> str:
+        """The URL chat requests are sent to (for protocols with one fixed path)."""
+        return self.url()
+
+    def headers(self, request: WireRequest | None = None) -> dict[str, str]:
+        """Headers for one request before auth: the protocol's, then ``api_headers``.
+
+        A user's header replaces the protocol's of the same name (any case).
         """
-        out = dict(self.api_headers)
-        if self.credentials is not None:
-            auth = auth_headers(self.credentials(), self.auth_header, self.auth_prefix)
-            lower = {k.lower() for k in auth}
-            out = {k: v for k, v in out.items() if k.lower() not in lower}
-            out.update(auth)
+        out = dict(request.headers) if request is not None else {}
+        if self.api_headers:
+            given = {k.lower() for k in self.api_headers}
+            out = {k: v for k, v in out.items() if k.lower() not in given}
+            out.update(self.api_headers)
         return out
+
+    def authenticated(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> dict[str, str]:
+        """``headers`` with authentication applied last, so no other header can switch it off."""
+        auth = self.auth.apply(method, url, headers, body)
+        if not auth:
+            return dict(headers)
+        lower = {k.lower() for k in auth}
+        out = {k: v for k, v in headers.items() if k.lower() not in lower}
+        out.update(auth)
+        return out
+
+    def auth_only_headers(self) -> dict[str, str]:
+        """``api_headers`` plus authentication, for a plain GET (model lists, prices)."""
+        return self.authenticated("GET", self.base_url, self.headers(), b"")
+
+    def request(
+        self,
+        turns: Sequence[Turn],
+        *,
+        stream: bool,
+        tools: Sequence[ToolDef] = (),
+        type: Type | None = None,
+    ) -> WireRequest:
+        """The protocol's request for these turns, with ``api_args`` merged into the body.
+
+        Content and features the model can't take are refused first.
+        """
+        self.refuse_content(turns)
+        self.refuse_features(tools=tools, type=type)
+        request = self.protocol.build_request(
+            turns, model=self.model, params=self.wire_params, tools=tools, type=type, stream=stream
+        )
+        if self.api_args:
+            from attrs import evolve
+
+            request = evolve(request, body=modify_list(request.body, self.api_args))
+        return request
 
     def chat_body(
         self,
@@ -242,21 +311,16 @@ class Provider:
         tools: Sequence[ToolDef] = (),
         type: Type | None = None,
     ) -> dict[str, Any]:
-        """The request body: the protocol's, then ``api_args`` merged with modify_list.
+        """The request body: the protocol's, then ``api_args`` merged with modify_list."""
+        return dict(self.request(turns, stream=stream, tools=tools, type=type).body)
 
-        ``tools`` are the tools the model may call; ``type`` asks for structured output.
-        """
-        self.refuse_content(turns)
-        self.refuse_features(tools=tools, type=type)
-        body = self.protocol.chat_body(
-            turns,
-            model=self.model,
-            wire_params=self.wire_params,
-            stream=stream,
-            tools=tools,
-            type=type,
-        )
-        return modify_list(body, self.api_args)
+    def _prepared(self, request: WireRequest) -> tuple[str, dict[str, str], bytes]:
+        """URL, headers (auth included) and body bytes of a request, ready to send."""
+        url = self.url(request)
+        body = _serialize(request.body, self.name)
+        headers = self.headers(request)
+        headers["Accept"] = request.accept
+        return url, self.authenticated(request.method, url, headers, body), body
 
     def _translate(self, exc: BadRequestError, turns: Sequence[Turn]) -> EllmerError:
         """A template error about the system role, for a request that had one, is a limitation."""
@@ -288,87 +352,122 @@ class Provider:
         start = time.perf_counter()
         received: dict[str, str] = {}
         try:
+            request = self.request(turns, stream=False, tools=tools, type=type)
+            url, headers, body = self._prepared(request)
             doc = self.transport.request_json(
-                "POST",
-                self.chat_url(),
-                headers=self.headers(),
-                body=self.chat_body(turns, stream=False, tools=tools, type=type),
-                response_headers=received,
+                request.method, url, headers=headers, body=body, response_headers=received
             )
-            turn = self.protocol.turn_from_response(doc, duration=time.perf_counter() - start)
+            turn = self.protocol.parse_response(doc, duration=time.perf_counter() - start)
         except EllmerError as exc:
             raise self._failure(exc, turns) from None
         return account_turn(self, turn, received)
 
     def stream_open(
         self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Type | None = None
-    ) -> StreamResponse:
-        """Send the turns asking for a stream; HTTP errors are raised here."""
+    ) -> tuple[StreamResponse, StreamDecoder]:
+        """Send the turns asking for a stream; HTTP errors are raised here.
+
+        Returns the open response and the decoder for it: the protocol's, or
+        one that reads a single JSON answer when the server ignored the
+        request for a stream.
+        """
         try:
-            return self.transport.stream(
-                "POST",
-                self.chat_url(),
-                headers=self.headers(),
-                body=self.chat_body(turns, stream=True, tools=tools, type=type),
-            )
+            request = self.request(turns, stream=True, tools=tools, type=type)
+            url, headers, body = self._prepared(request)
+            response = self.transport.stream(request.method, url, headers=headers, body=body)
         except EllmerError as exc:
             raise self._failure(exc, turns) from None
+        if response.content_type == "application/json" and request.accept != "application/json":
+            return response, WholeAnswerDecoder(self.protocol)
+        return response, self.protocol.open_stream()
 
-    def stream_text(self, response: StreamResponse, state: StreamState) -> Iterator[str]:
-        """Yield text from an open stream as it arrives, filling ``state``.
+    def stream_pieces(
+        self, response: StreamResponse, decoder: StreamDecoder
+    ) -> Iterator[list[Content]]:
+        """Feed an open stream to ``decoder``, yielding the pieces to show as they arrive.
 
-        The caller builds the turn from ``state`` whether the stream ends,
+        The caller builds the turn from ``decoder`` whether the stream ends,
         fails or is abandoned, so nothing already shown is lost.
         """
-        return self._stream(response, state, state.add)
-
-    def stream_contents(
-        self, response: StreamResponse, state: StreamState
-    ) -> Iterator[list[Content]]:
-        """Like ``stream_text()``, but yield each chunk's thinking and text as Content pieces."""
-        return self._stream(response, state, state.add_contents)
-
-    def _stream(
-        self, response: StreamResponse, state: StreamState, add: Callable[[Any], _P | None]
-    ) -> Iterator[_P]:
-        protocol = self.protocol
-        chunks = iter(response)
         try:
-            if response.content_type != "text/event-stream":
-                # A server that ignored "stream": true and sent one JSON answer.
-                data = b"".join(chunks).decode("utf-8", "replace")
-                doc = protocol.parse_event(ServerSentEvent(data))
-                protocol.turn_from_response(doc)  # raises if it is not an answer
-                text = add(doc)
-                if text:
-                    yield text
-                return
-            parser = SSEParser()
-            for chunk in chunks:
-                for event in parser.feed(chunk):
-                    doc = protocol.parse_event(event)
-                    if doc is None:
-                        state.done = True
-                        response.finish()  # read the rest briefly, so the connection can be reused
-                        return
-                    text = add(doc)
-                    if text:
-                        yield text
-            # The body ended without [DONE] (cerebras never sends it).
-            last, tail = parser.finish()
-            if last is None and tail.strip() and state.chunks == 0:
-                # No SSE framing at all: a bare JSON document, usually an error.
-                last = ServerSentEvent(tail.decode("utf-8", "replace").strip())
-            if last is not None:
-                doc = protocol.parse_event(last)
-                if doc is not None:
-                    text = add(doc)
-                    if text:
-                        yield text
+            for chunk in response:
+                pieces = decoder.feed(chunk)
+                if pieces:
+                    yield pieces
+                if decoder.done:
+                    response.finish()  # read the rest briefly, so the connection can be reused
+                    return
+            pieces = decoder.close()
+            if pieces:
+                yield pieces
         except EllmerError as exc:
             raise _tagged(exc, self.name) from None
         finally:
             response.close()
+
+
+class WholeAnswerDecoder:
+    """Reads one non-streamed JSON answer sent where a stream was asked for."""
+
+    def __init__(self, protocol: WireProtocol) -> None:
+        self._protocol = protocol
+        self._data: list[bytes] = []
+        self._turn: AssistantTurn | None = None
+        self.done = False
+
+    @property
+    def complete(self) -> bool:
+        """Whether the whole answer arrived and was read."""
+        return self._turn is not None
+
+    def feed(self, chunk: bytes) -> list[Content]:
+        """Keep the bytes; nothing shows before the document is whole."""
+        self._data.append(chunk)
+        return []
+
+    def close(self) -> list[Content]:
+        """Read the document as a non-streamed answer (raises for an error document)."""
+        data = b"".join(self._data)
+        try:
+            doc = json.loads(data)
+        except (ValueError, RecursionError):
+            snippet = data[:200].decode("utf-8", "replace")
+            raise MalformedResponseError(f"the stream's answer is not JSON: {snippet!r}") from None
+        self._turn = self._protocol.parse_response(doc)
+        self.done = True
+        from ._content import ContentText, ContentThinking
+
+        return [c for c in self._turn.contents if isinstance(c, (ContentText, ContentThinking))]
+
+    def turn(self, duration: float | None = None) -> AssistantTurn:
+        """The answer, once read; an empty turn before."""
+        if self._turn is None:
+            return AssistantTurn((), duration=duration)
+        from attrs import evolve
+
+        return evolve(self._turn, duration=duration)
+
+
+def _serialize(body: Mapping[str, Any], provider: str) -> bytes:
+    """The JSON bytes of a request body; a value JSON can't carry is a clear error."""
+    try:
+        return json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigurationError(
+            f"{provider}: the request has text that is not valid Unicode (a lone surrogate?); "
+            "clean the text before sending it."
+        ) from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ConfigurationError(
+            f"{provider}: the request body can't be sent as JSON ({exc}). Check api_args= "
+            "and params= for values such as sets, NaN or infinity."
+        ) from None
+
+
+def _default_protocol() -> WireProtocol:
+    from ._protocols.openai_chat import OpenAIChat
+
+    return OpenAIChat()
 
 
 def _tagged(exc: EllmerError, provider: str) -> EllmerError:

@@ -12,7 +12,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import field, frozen
 
@@ -26,9 +26,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "ProtocolSpec",
     "ProviderSpec",
     "chat",
+    "get_protocol_spec",
     "get_provider_spec",
+    "list_protocols",
     "list_providers",
     "plugin_manager",
     "register_plugin",
@@ -71,11 +74,28 @@ class ProviderSpec:
     retired: str | None = None
 
 
+@frozen
+class ProtocolSpec:
+    """What a protocol plugin tells the registry about a wire protocol.
+
+    ``factory`` makes the protocol object (its keywords are the protocol's
+    options); ``fake`` is ``"module:attribute"`` of its conformance
+    ``ProtocolFake``, so ``python -m ellmer_py.conformance`` can test every
+    provider that speaks it.
+    """
+
+    name: str
+    factory: Callable[..., Any] = field(repr=lambda f: getattr(f, "__name__", repr(f)))
+    fake: str | None = None
+    description: str = ""
+
+
 class _Registry:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._pm: pluggy.PluginManager | None = None
         self._specs: dict[str, ProviderSpec] | None = None
+        self._protocols: dict[str, ProtocolSpec] | None = None
         self._loading = False
 
     def plugin_manager(self) -> pluggy.PluginManager:
@@ -107,14 +127,27 @@ class _Registry:
                 self._specs = specs
             return specs
 
+    def protocols(self) -> dict[str, ProtocolSpec]:
+        with self._lock:
+            if self._protocols is not None:
+                return self._protocols
+            found = _collect(
+                self.plugin_manager(), "ellmer_py_register_protocols", ProtocolSpec, "protocol"
+            )
+            if not self._loading:
+                self._protocols = found
+            return found
+
     def invalidate(self) -> None:
         with self._lock:
             self._specs = None
+            self._protocols = None
 
     def reset(self) -> None:
         with self._lock:
             self._pm = None
             self._specs = None
+            self._protocols = None
 
 
 _REGISTRY = _Registry()
@@ -178,32 +211,40 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
 
 
 def _collect_specs(pm: pluggy.PluginManager) -> dict[str, ProviderSpec]:
-    """Ask each plugin for its providers, one plugin at a time.
+    """Ask each plugin for its providers (see :func:`_collect`)."""
+    return _collect(pm, "ellmer_py_register_providers", ProviderSpec, "provider")
 
-    A plugin whose hook raises, or hands ``register`` something that is not a
-    ProviderSpec, is skipped with a warning; the others still count. Plugins
-    registered later win over earlier ones for the same provider name.
+
+_S = TypeVar("_S")
+
+
+def _collect(pm: pluggy.PluginManager, hook: str, kind: type[_S], noun: str) -> dict[str, _S]:
+    """Ask each plugin for what it registers through ``hook``, one plugin at a time.
+
+    A plugin whose hook raises, or hands ``register`` something that is not
+    a ``kind``, is skipped with a warning; the others still count. Plugins
+    registered later win over earlier ones for the same name.
     """
-    found: dict[str, ProviderSpec] = {}
-    for impl in pm.hook.ellmer_py_register_providers.get_hookimpls():
+    found: dict[str, _S] = {}
+    for impl in getattr(pm.hook, hook).get_hookimpls():
         if impl.hookwrapper or impl.wrapper:
             continue
-        mine: dict[str, ProviderSpec] = {}
+        mine: dict[str, _S] = {}
 
-        def register(spec: ProviderSpec, mine: dict[str, ProviderSpec] = mine) -> None:
-            if not isinstance(spec, ProviderSpec):
-                raise TypeError(f"register() takes a ProviderSpec, not {type(spec).__name__}.")
-            mine[spec.name] = spec
+        def register(spec: _S, mine: dict[str, _S] = mine) -> None:
+            if not isinstance(spec, kind):
+                raise TypeError(f"register() takes a {kind.__name__}, not {type(spec).__name__}.")
+            mine[spec.name] = spec  # type: ignore[attr-defined]
 
         try:
             impl.function(*[{"register": register}[arg] for arg in impl.argnames])
         except Exception as exc:
-            _skip(impl.plugin_name, "its ellmer_py_register_providers hook", "failed", exc)
+            _skip(impl.plugin_name, f"its {hook} hook", "failed", exc)
             continue
         for name, spec in mine.items():
             if name in found:
                 warnings.warn(
-                    f"Two plugins register the provider {name!r}; using the one from "
+                    f"Two plugins register the {noun} {name!r}; using the one from "
                     f"plugin {impl.plugin_name!r}.",
                     RuntimeWarning,
                     stacklevel=3,
@@ -257,6 +298,24 @@ def get_provider_spec(name: str) -> ProviderSpec:
         known = ", ".join(sorted(specs)) or "none"
         raise ConfigurationError(
             f"No provider called {name!r} is registered (registered: {known}). "
+            "Install the package that provides it, or check ELLMER_PY_PLUGINS."
+        ) from None
+
+
+def list_protocols() -> list[str]:
+    """Names of every registered wire protocol, sorted."""
+    return sorted(_REGISTRY.protocols())
+
+
+def get_protocol_spec(name: str) -> ProtocolSpec:
+    """The registered wire protocol called ``name``; a clear error if there is none."""
+    protocols = _REGISTRY.protocols()
+    try:
+        return protocols[name]
+    except KeyError:
+        known = ", ".join(sorted(protocols)) or "none"
+        raise ConfigurationError(
+            f"No wire protocol called {name!r} is registered (registered: {known}). "
             "Install the package that provides it, or check ELLMER_PY_PLUGINS."
         ) from None
 

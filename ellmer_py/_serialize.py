@@ -22,6 +22,10 @@ from ._content import (
     ContentText,
     ContentThinking,
     ContentToolRequest,
+    ContentToolRequestFetch,
+    ContentToolRequestSearch,
+    ContentToolResponseFetch,
+    ContentToolResponseSearch,
     ContentToolResult,
 )
 from ._errors import ConfigurationError
@@ -32,7 +36,10 @@ if TYPE_CHECKING:
 
 __all__ = ["RECORD_VERSION", "contents_record", "contents_replay", "converter"]
 
-RECORD_VERSION = 1
+#: Version 2 added ``extra`` to text and tool requests and the built-in tool
+#: contents; version 1 records are still read (they simply lack those).
+RECORD_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 _FORMAT = "ellmer-py"
 
 CONTENT_CLASSES: tuple[type[Content], ...] = (
@@ -44,6 +51,10 @@ CONTENT_CLASSES: tuple[type[Content], ...] = (
     ContentToolResult,
     ContentThinking,
     ContentJson,
+    ContentToolRequestSearch,
+    ContentToolResponseSearch,
+    ContentToolRequestFetch,
+    ContentToolResponseFetch,
 )
 TURN_CLASSES: dict[str, type[Turn]] = {
     "user": UserTurn,
@@ -80,6 +91,13 @@ def converter() -> cattrs.Converter:
     # configured, so Content's hooks (and the contents tuple's) must exist
     # before the Turn union is made. Fields typed with a base class
     # (Turn.contents) go through its union.
+    # ``extra`` (version 2) is left out when empty, so such records read as version 1 did.
+    from cattrs.gen import make_dict_unstructure_fn, override
+
+    for cls in (ContentText, ContentToolRequest):
+        conv.register_unstructure_hook(
+            cls, make_dict_unstructure_fn(cls, conv, extra=override(omit_if_default=True))
+        )
     _tagged_union(conv, Content, CONTENT_CLASSES, "kind", lambda cls: cls.kind, "content kind")
     contents_hook = conv.get_structure_hook(tuple[Content, ...])
     conv.register_structure_hook_func(
@@ -247,9 +265,10 @@ def contents_replay(record: dict[str, Any] | str | bytes) -> Any:
             f"This record has version {version}; this ellmer-py reads version {RECORD_VERSION}. "
             "Upgrade ellmer-py to read newer records."
         )
-    if version != RECORD_VERSION:
+    if version not in _READABLE_VERSIONS or isinstance(version, bool):
         raise ConfigurationError(
-            f'This record has "version" {version!r}; this ellmer-py reads version {RECORD_VERSION}.'
+            f'This record has "version" {version!r}; this ellmer-py reads versions '
+            f"{', '.join(map(str, _READABLE_VERSIONS))}."
         )
     kinds = {"turns": list[Turn], "turn": Turn, "content": Content}
     target = kinds.get(record.get("kind"))  # type: ignore[arg-type]

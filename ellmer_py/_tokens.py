@@ -51,6 +51,8 @@ class PriceSource(Protocol):
     ``headers`` are the answer's response headers (lower-cased names), for
     providers that say there who served the request. Return None when the
     price is unknown; raising is allowed too (the answer is then unpriced).
+    A source may also define ``cost(provider, turn, headers)``, which then
+    prices whole answers (for charges the token counts don't show).
     """
 
     def price(self, provider: Provider, headers: Mapping[str, str]) -> Price | None:
@@ -133,6 +135,24 @@ def _price_of(provider: Provider, headers: Mapping[str, str]) -> Price | None:
         return None
 
 
+def _cost_of(provider: Provider, turn: AssistantTurn, headers: Mapping[str, str]) -> float | None:
+    """The cost of an answer: the price source's own ``cost()`` if it has one, else tokens x price.
+
+    A price source with ``cost(provider, turn, headers)`` can charge what
+    tokens alone don't show (Anthropic's cache writes).
+    """
+    source = getattr(provider, "prices", None)
+    cost = getattr(source, "cost", None)
+    if callable(cost):
+        try:
+            value = cost(provider, turn, headers)
+        except Exception:  # a price is a nicety: never break a chat for it
+            return None
+        return float(value) if isinstance(value, (int, float)) else None
+    price = _price_of(provider, headers)
+    return token_cost(turn.tokens, price) if price is not None and turn.tokens else None
+
+
 def account_turn(
     provider: Provider, turn: AssistantTurn, headers: Mapping[str, str]
 ) -> AssistantTurn:
@@ -145,8 +165,8 @@ def account_turn(
     if isinstance(turn, AssistantPartialTurn):
         return turn
     if turn.cost is None and turn.tokens is not None:
-        price = _price_of(provider, headers)
-        if price is not None:
-            turn = evolve(turn, cost=token_cost(turn.tokens, price))
+        cost = _cost_of(provider, turn, headers)
+        if cost is not None:
+            turn = evolve(turn, cost=cost)
     _usage.add(provider.name, provider.model, turn.tokens or Tokens(), turn.cost)
     return turn

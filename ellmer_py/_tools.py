@@ -37,6 +37,7 @@ from ._types import (
 )
 
 __all__ = [
+    "ToolBuiltIn",
     "ToolDef",
     "ToolReject",
     "invoke_tool",
@@ -411,7 +412,28 @@ def _json_ready(value: Any) -> Any:
     return json.loads(json.dumps(unstructured))
 
 
-def invoke_tool(tool_: ToolDef | None, request: ContentToolRequest) -> ContentToolResult:
+def _as_dict(value: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(value)
+
+
+@frozen
+class ToolBuiltIn:
+    """A tool the provider runs on its side, such as web search (R: ``ToolBuiltIn``).
+
+    ``json`` is the tool's definition, sent as it is; its calls and results
+    come back in the answer (``ContentToolRequestSearch`` and friends) and
+    nothing runs locally.
+    """
+
+    name: str = field(validator=_check_name)
+    json: Mapping[str, Any] = field(converter=_as_dict)
+    description: str = ""
+    annotations: Mapping[str, Any] = field(factory=dict, converter=_as_dict)
+
+
+def invoke_tool(
+    tool_: ToolDef | ToolBuiltIn | None, request: ContentToolRequest
+) -> ContentToolResult:
     """Run one tool request; any failure becomes an error result (R: ``invoke_tool()``).
 
     ``tool_`` is None when the model asked for a tool that is not
@@ -420,6 +442,8 @@ def invoke_tool(tool_: ToolDef | None, request: ContentToolRequest) -> ContentTo
     """
     if tool_ is None:
         return _error(request, f"Unknown tool {request.name!r}.")
+    if isinstance(tool_, ToolBuiltIn):
+        return _error(request, f"{request.name!r} is run by the provider, not locally.")
     args = request.arguments
     if isinstance(args, str):
         return _error(

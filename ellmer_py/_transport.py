@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RETRY_STATUSES", "Transport"]
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: 529 is Anthropic's "overloaded" (R retries it for Claude); harmless elsewhere.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
 _READ_SIZE = 65536
 _MAX_ERROR_BODY = 1 << 20
 
@@ -46,7 +47,7 @@ class Transport:
 
     ``max_tries`` and ``timeout_s`` default to ``ELLMER_MAX_TRIES`` and
     ``ELLMER_TIMEOUT_S`` (3 tries, 300 s), read when the transport is made.
-    Connect errors and 408, 429, 500, 502, 503, 504 answers are retried with
+    Connect errors and 408, 429, 500, 502, 503, 504, 529 answers are retried with
     jittered exponential backoff (retry n waits ``backoff_factor * 2**(n-1)``
     seconds plus up to ``backoff_factor`` of jitter, at most ``backoff_max``),
     or as long as ``Retry-After`` says, up to ``retry_after_cap`` seconds.
@@ -169,6 +170,8 @@ class Transport:
         out = {"User-Agent": self.user_agent, "Accept": "application/json"}
         if body:
             out["Content-Type"] = "application/json"
+        given = {k.lower() for k in headers}
+        out = {k: v for k, v in out.items() if k.lower() not in given}
         out.update(headers)
         return out
 
@@ -177,13 +180,16 @@ class Transport:
         method: str,
         url: str,
         headers: Mapping[str, str],
-        body: Mapping[str, Any] | None,
+        body: Mapping[str, Any] | bytes | None,
         *,
         stream: bool,
     ) -> urllib3.BaseHTTPResponse:
         import urllib3
 
-        payload = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        if body is None or isinstance(body, bytes):
+            payload = body
+        else:
+            payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         try:
             return self.pool.request(
                 method,
@@ -256,7 +262,7 @@ class Transport:
         url: str,
         *,
         headers: Mapping[str, str],
-        body: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | bytes | None = None,
         response_headers: dict[str, str] | None = None,
     ) -> Any:
         """Send one request and return the decoded JSON answer.
@@ -286,7 +292,7 @@ class Transport:
         url: str,
         *,
         headers: Mapping[str, str],
-        body: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | bytes | None = None,
     ) -> tuple[bytes, dict[str, str]]:
         """Send one request and return the raw answer body and its headers (lower-cased)."""
         response = self._send(method, url, headers, body, stream=False)
@@ -299,12 +305,15 @@ class Transport:
         url: str,
         *,
         headers: Mapping[str, str],
-        body: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | bytes | None = None,
     ) -> StreamResponse:
-        """Send one request and return its body as chunks read as they arrive."""
-        response = self._send(
-            method, url, {**headers, "Accept": "text/event-stream"}, body, stream=True
-        )
+        """Send one request and return its body as chunks read as they arrive.
+
+        ``Accept`` defaults to ``text/event-stream`` unless ``headers`` name another.
+        """
+        if not any(k.lower() == "accept" for k in headers):
+            headers = {**headers, "Accept": "text/event-stream"}
+        response = self._send(method, url, headers, body, stream=True)
         self._raise_for_status(response, stream=True, sent=headers)
         return StreamResponse(self, response, url)
 

@@ -619,66 +619,12 @@ def _numpy_params(body: list[str]) -> dict[str, str]:
 def as_json_schema(type_: Type, *, strict: bool = False, _nullable: bool = False) -> dict[str, Any]:
     """The JSON schema for a type (R: ``as_json()`` of a ``Type``).
 
-    ``strict=True`` gives OpenAI's strict form (R: the ``ProviderOpenAICompatible``
-    method for ``TypeObject``): every property is listed as required, and one
-    that is not required may be null. ``additional_properties`` is refused
-    there, as ellmer refuses it.
+    The neutral schema; ``strict=True`` gives OpenAI's strict dialect. The
+    writer and its dialects live with the protocols (ellmer_py._protocols._schema).
     """
-    return _schema(type_, strict, _nullable)
+    from ._protocols._schema import json_schema
 
-
-def _schema(t: Type, strict: bool, nullable: bool) -> dict[str, Any]:
-    description = t.description or ""
-    if isinstance(t, TypeBasic):
-        return {"type": t.type, "description": description}
-    if isinstance(t, TypeEnum):
-        return {"type": "string", "description": description, "enum": list(t.values)}
-    if isinstance(t, TypeArray):
-        return {
-            "type": "array",
-            "description": description,
-            "items": _schema(t.items, strict, nullable),
-        }
-    if isinstance(t, TypeJsonSchema):
-        return dict(t.json)
-    if isinstance(t, TypeObject):
-        props = {n: p for n, p in t.properties.items() if not isinstance(p, TypeIgnore)}
-        if strict and t.additional_properties:
-            raise ConfigurationError(
-                "additional_properties is not supported by OpenAI-compatible strict schemas."
-            )
-        properties: dict[str, Any] = {}
-        for name, prop in props.items():
-            schema = _schema(prop, strict, nullable)
-            if (strict or nullable) and not prop.required:
-                schema = _or_null(schema)
-            properties[name] = schema
-        required = list(props) if strict else [n for n, p in props.items() if p.required]
-        return {
-            "type": "object",
-            "description": description,
-            "properties": properties,
-            "required": required,
-            "additionalProperties": t.additional_properties,
-        }
-    if isinstance(t, TypeIgnore):
-        raise ConfigurationError("type_ignore() can only be used for a tool's arguments.")
-    raise ConfigurationError(f"Unknown type {type(t).__name__}.")
-
-
-def _or_null(schema: dict[str, Any]) -> dict[str, Any]:
-    """The same schema, also accepting null."""
-    out = dict(schema)
-    kind = out.get("type")
-    if isinstance(kind, str):
-        out["type"] = [kind, "null"] if kind != "null" else kind
-    elif isinstance(kind, list):
-        out["type"] = kind if "null" in kind else [*kind, "null"]
-    else:
-        return {"anyOf": [schema, {"type": "null"}]}
-    if "enum" in out and None not in out["enum"]:
-        out["enum"] = [*out["enum"], None]
-    return out
+    return json_schema(type_, "openai-strict" if strict else "plain", nullable=_nullable)
 
 
 # -- validation ----------------------------------------------------------------------

@@ -31,7 +31,7 @@ does not import it.
 
 from __future__ import annotations
 
-from ._build import build_chat, default_model, env_setting, require_model, with_defaults
+from ._build import ChatArgs, build_chat, default_model, env_setting, require_model, with_defaults
 from ._chat import Chat, SystemPromptFallback
 from ._credentials import (
     Credentials,
@@ -49,16 +49,24 @@ from ._errors import (
     MissingCredentialsError,
 )
 from ._hookspecs import hookimpl
-from ._openai_chat import PARAM_NAMES, OpenAIChat
 from ._params import Params
+from ._protocols import Auth, StreamDecoder, WireProtocol, WireRequest
+from ._protocols.anthropic import AnthropicMessages
+from ._protocols.openai_chat import PARAM_NAMES, OpenAIChat
 from ._provider import ModelLimitation, Provider
-from ._registry import ProviderSpec
-from ._tokens import Price, PriceSource
+from ._registry import ProtocolSpec, ProviderSpec
+from ._tokens import Price, PriceSource, token_cost
+from ._tools import ToolBuiltIn
 from ._transport import Transport
+from ._turn import AssistantTurn
 
 __all__ = [
     "PARAM_NAMES",
+    "AnthropicMessages",
+    "AssistantTurn",
+    "Auth",
     "Chat",
+    "ChatArgs",
     "ConfigurationError",
     "CredentialValue",
     "Credentials",
@@ -71,10 +79,15 @@ __all__ = [
     "Params",
     "Price",
     "PriceSource",
+    "ProtocolSpec",
     "Provider",
     "ProviderSpec",
+    "StreamDecoder",
     "SystemPromptFallback",
+    "ToolBuiltIn",
     "Transport",
+    "WireProtocol",
+    "WireRequest",
     "as_credentials",
     "auth_headers",
     "build_chat",
@@ -84,5 +97,6 @@ __all__ = [
     "hookimpl",
     "reject_api_key",
     "require_model",
+    "token_cost",
     "with_defaults",
 ]

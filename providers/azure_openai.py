@@ -10,6 +10,7 @@ from urllib.parse import quote
 from ellmer_py.plugin import (
     PARAM_NAMES,
     Chat,
+    ChatArgs,
     ConfigurationError,
     CredentialValue,
     Echo,
@@ -101,24 +102,16 @@ def chat_azure_openai(
         base_url = f"{endpoint.strip().rstrip('/')}/openai/deployments/{quote(model, safe='')}"
     return build_chat(
         "chat_azure_openai",
+        ChatArgs.of(locals()),
         name="Azure/OpenAI",
         model=model,
         base_url=base_url,
         protocol=OpenAIChat(PARAM_NAMES),
-        credentials=credentials,
         default_credentials=env_credentials(
             "Azure/OpenAI",
             ENV,
             hint=" Find the key under 'Keys and Endpoint' of your Azure OpenAI resource.",
         ),
-        params=params,
-        api_args=api_args,
-        api_headers=api_headers,
-        system_prompt=system_prompt,
-        echo=echo,
-        system_prompt_fallback=system_prompt_fallback,
-        max_tries=max_tries,
-        timeout_s=timeout_s,
         auth_header=AUTH_HEADER,
         auth_prefix="",
         url_params={"api-version": api_version.strip()},

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from ellmer_py.plugin import (
     PARAM_NAMES,
     Chat,
+    ChatArgs,
     ConfigurationError,
     CredentialValue,
     Echo,
@@ -92,25 +93,17 @@ def chat_cloudflare(
         base_url = base_url.replace("{account}", quote(account.strip(), safe=""))
     return build_chat(
         "chat_cloudflare",
+        ChatArgs.of(locals()),
         name="Cloudflare",
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(PARAM_NAMES),
-        credentials=credentials,
         default_credentials=env_credentials(
             "Cloudflare",
             ENV,
             hint=" Create an API token with Workers AI permissions at "
             "https://dash.cloudflare.com/profile/api-tokens.",
         ),
-        params=params,
-        api_args=api_args,
-        api_headers=api_headers,
-        system_prompt=system_prompt,
-        echo=echo,
-        system_prompt_fallback=system_prompt_fallback,
-        max_tries=max_tries,
-        timeout_s=timeout_s,
         limitations=LIMITATIONS,
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from ellmer_py.plugin import (
     Chat,
+    ChatArgs,
     ConfigurationError,
     CredentialValue,
     Echo,
@@ -145,24 +146,17 @@ def chat_databricks(
     spark = os.environ.get("SPARK_CONNECT_USER_AGENT", "").strip()
     return build_chat(
         "chat_databricks",
+        ChatArgs.of(locals()),
         name="Databricks",
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(DATABRICKS_PARAM_NAMES, stream_usage=False),
-        credentials=credentials,
+        credentials=credentials,  # explicit: token= may have replaced the argument
         default_credentials=env_credentials(
             "Databricks",
             ENV,
             hint=" Create a personal access token in your workspace's user settings.",
         ),
-        params=params,
-        api_args=api_args,
-        api_headers=api_headers,
-        system_prompt=system_prompt,
-        echo=echo,
-        system_prompt_fallback=system_prompt_fallback,
-        max_tries=max_tries,
-        timeout_s=timeout_s,
         user_agent=f"{spark} ellmer-py" if spark else None,
     )
 

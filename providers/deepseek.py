@@ -7,6 +7,7 @@ from typing import Any
 
 from ellmer_py.plugin import (
     Chat,
+    ChatArgs,
     CredentialValue,
     Echo,
     ModelLimitation,
@@ -87,22 +88,14 @@ def chat_deepseek(
     reject_api_key("chat_deepseek", api_key, env=ENV)
     return build_chat(
         "chat_deepseek",
+        ChatArgs.of(locals()),
         name="DeepSeek",
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(DEEPSEEK_PARAM_NAMES),
-        credentials=credentials,
         default_credentials=env_credentials(
             "DeepSeek", ENV, hint=" Create a key at https://platform.deepseek.com/api_keys."
         ),
-        params=params,
-        api_args=api_args,
-        api_headers=api_headers,
-        system_prompt=system_prompt,
-        echo=echo,
-        system_prompt_fallback=system_prompt_fallback,
-        max_tries=max_tries,
-        timeout_s=timeout_s,
         limitations=LIMITATIONS,
     )
 

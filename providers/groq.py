@@ -8,6 +8,7 @@ from typing import Any
 from ellmer_py.plugin import (
     PARAM_NAMES,
     Chat,
+    ChatArgs,
     CredentialValue,
     Echo,
     OpenAIChat,
@@ -53,22 +54,14 @@ def chat_groq(
     reject_api_key("chat_groq", api_key, env=ENV)
     return build_chat(
         "chat_groq",
+        ChatArgs.of(locals()),
         name="Groq",
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(PARAM_NAMES),
-        credentials=credentials,
         default_credentials=env_credentials(
             "Groq", ENV, hint=" Create a key at https://console.groq.com/keys."
         ),
-        params=params,
-        api_args=api_args,
-        api_headers=api_headers,
-        system_prompt=system_prompt,
-        echo=echo,
-        system_prompt_fallback=system_prompt_fallback,
-        max_tries=max_tries,
-        timeout_s=timeout_s,
     )
 
 

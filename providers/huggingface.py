@@ -17,6 +17,7 @@ from attrs import frozen
 from ellmer_py.plugin import (
     PARAM_NAMES,
     Chat,
+    ChatArgs,
     Credentials,
     CredentialValue,
     Echo,
@@ -130,20 +131,12 @@ def chat_huggingface(
         pricing = _is_router(base_url)
     return build_chat(
         "chat_huggingface",
+        ChatArgs.of(locals()),
         name="HuggingFace",
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(HF_PARAM_NAMES),
-        credentials=credentials,
         default_credentials=_default_credentials(),
-        params=params,
-        api_args=api_args,
-        api_headers=api_headers,
-        system_prompt=system_prompt,
-        echo=echo,
-        system_prompt_fallback=system_prompt_fallback,
-        max_tries=max_tries,
-        timeout_s=timeout_s,
         limitations=LIMITATIONS,
         prices=RouterPrices() if pricing else None,
     )
@@ -328,7 +321,9 @@ class RouterPrices:
                 self._table = {}
                 url = provider.base_url.rstrip("/") + "/models"
                 try:
-                    doc = provider.transport.request_json("GET", url, headers=provider.headers())
+                    doc = provider.transport.request_json(
+                        "GET", url, headers=provider.auth_only_headers()
+                    )
                     for model in parse_models(doc):
                         for entry in model.providers:
                             if entry.price is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ellmer_py.plugin import (
     Chat,
+    ChatArgs,
     CredentialValue,
     Echo,
     OpenAIChat,
@@ -66,22 +67,14 @@ def chat_mistral(
     reject_api_key("chat_mistral", api_key, env=ENV)
     return build_chat(
         "chat_mistral",
+        ChatArgs.of(locals()),
         name="Mistral",
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(MISTRAL_PARAM_NAMES, stream_usage=False),
-        credentials=credentials,
         default_credentials=env_credentials(
             "Mistral", ENV, hint=" Create a key at https://console.mistral.ai/api-keys."
         ),
-        params=params,
-        api_args=api_args,
-        api_headers=api_headers,
-        system_prompt=system_prompt,
-        echo=echo,
-        system_prompt_fallback=system_prompt_fallback,
-        max_tries=max_tries,
-        timeout_s=timeout_s,
     )
 
 

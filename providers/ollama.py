@@ -8,6 +8,7 @@ from typing import Any
 
 from ellmer_py.plugin import (
     Chat,
+    ChatArgs,
     CredentialValue,
     Echo,
     OpenAIChat,
@@ -94,20 +95,12 @@ def chat_ollama(
         base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
     return build_chat(
         "chat_ollama",
+        ChatArgs.of(locals()),
         name="Ollama",
         model=model,
         base_url=ollama_api_root(base_url),
         protocol=OpenAIChat(OLLAMA_PARAM_NAMES),
-        credentials=credentials,
         default_credentials=_ollama_key,
-        params=params,
-        api_args=api_args,
-        api_headers=api_headers,
-        system_prompt=system_prompt,
-        echo=echo,
-        system_prompt_fallback=system_prompt_fallback,
-        max_tries=max_tries,
-        timeout_s=timeout_s,
     )
 
 

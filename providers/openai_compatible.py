@@ -7,6 +7,7 @@ from typing import Any
 
 from ellmer_py.plugin import (
     Chat,
+    ChatArgs,
     ConfigurationError,
     CredentialValue,
     Echo,
@@ -58,6 +59,7 @@ def chat_openai_compatible(
         )
     return build_chat(
         "chat_openai_compatible",
+        ChatArgs.of(locals()),
         name=name,
         model=require_model(
             "chat_openai_compatible",
@@ -66,16 +68,7 @@ def chat_openai_compatible(
         ),
         base_url=base_url,
         protocol=OpenAIChat(preserve_thinking=preserve_thinking),
-        credentials=credentials,
         default_credentials=env_credentials(name, ENV),
-        params=params,
-        api_args=api_args,
-        api_headers=api_headers,
-        system_prompt=system_prompt,
-        echo=echo,
-        system_prompt_fallback=system_prompt_fallback,
-        max_tries=max_tries,
-        timeout_s=timeout_s,
     )
 
 

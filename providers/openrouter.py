@@ -7,6 +7,7 @@ from typing import Any
 
 from ellmer_py.plugin import (
     Chat,
+    ChatArgs,
     CredentialValue,
     Echo,
     OpenAIChat,
@@ -71,22 +72,15 @@ def chat_openrouter(
     reject_api_key("chat_openrouter", api_key, env=ENV)
     return build_chat(
         "chat_openrouter",
+        ChatArgs.of(locals()),
         name="OpenRouter",
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(OPENROUTER_PARAM_NAMES, preserve_thinking=True),
-        credentials=credentials,
         default_credentials=env_credentials(
             "OpenRouter", ENV, hint=" Create a key at https://openrouter.ai/keys."
         ),
-        params=params,
-        api_args=api_args,
         api_headers=with_defaults(APP_HEADERS, api_headers),
-        system_prompt=system_prompt,
-        echo=echo,
-        system_prompt_fallback=system_prompt_fallback,
-        max_tries=max_tries,
-        timeout_s=timeout_s,
     )
 
 

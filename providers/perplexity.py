@@ -7,6 +7,7 @@ from typing import Any
 
 from ellmer_py.plugin import (
     Chat,
+    ChatArgs,
     CredentialValue,
     Echo,
     OpenAIChat,
@@ -60,24 +61,16 @@ def chat_perplexity(
     reject_api_key("chat_perplexity", api_key, env=ENV)
     return build_chat(
         "chat_perplexity",
+        ChatArgs.of(locals()),
         name="Perplexity",
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(PERPLEXITY_PARAM_NAMES),
-        credentials=credentials,
         default_credentials=env_credentials(
             "Perplexity",
             ENV,
             hint=" Create a key at https://www.perplexity.ai/account/api/keys.",
         ),
-        params=params,
-        api_args=api_args,
-        api_headers=api_headers,
-        system_prompt=system_prompt,
-        echo=echo,
-        system_prompt_fallback=system_prompt_fallback,
-        max_tries=max_tries,
-        timeout_s=timeout_s,
     )
 
 

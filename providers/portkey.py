@@ -10,6 +10,7 @@ from typing import Any
 from ellmer_py.plugin import (
     PARAM_NAMES,
     Chat,
+    ChatArgs,
     ConfigurationError,
     CredentialValue,
     Echo,
@@ -81,22 +82,14 @@ def chat_portkey(
             model = f"@{virtual_key}/{model}"
     return build_chat(
         "chat_portkey",
+        ChatArgs.of(locals()),
         name="PortkeyAI",
         model=model,
         base_url=base_url,
         protocol=OpenAIChat(PARAM_NAMES),
-        credentials=credentials,
         default_credentials=env_credentials(
             "PortkeyAI", ENV, hint=" Create a key at https://app.portkey.ai/."
         ),
-        params=params,
-        api_args=api_args,
-        api_headers=api_headers,
-        system_prompt=system_prompt,
-        echo=echo,
-        system_prompt_fallback=system_prompt_fallback,
-        max_tries=max_tries,
-        timeout_s=timeout_s,
         auth_header=AUTH_HEADER,
         auth_prefix="",
     )

@@ -40,7 +40,7 @@ from ellmer_py import (
     type_boolean,
 )
 from ellmer_py._credentials import as_credentials, env_credentials, reject_api_key
-from ellmer_py._openai_chat import OpenAIChat
+from ellmer_py._protocols.openai_chat import OpenAIChat
 from ellmer_py._registry import register_plugin, unregister_plugin
 from ellmer_py._sse import ServerSentEvent
 from ellmer_py._transport import Transport
@@ -123,8 +123,10 @@ LIMITS = (LIMITED, NO_TOOLS, NO_JSON)
 class HeadersLast(Provider):
     """Broken: api_headers are applied after authentication, so they can replace it."""
 
-    def headers(self) -> dict[str, str]:
-        out = super().headers()
+    def authenticated(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> dict[str, str]:
+        out = super().authenticated(method, url, headers, body)
         out.update(self.api_headers)
         return out
 
@@ -156,7 +158,7 @@ class KeepsHeadersInTurn(Provider):
         from attrs import evolve
 
         turn = super().chat_perform(turns, **kwargs)
-        return evolve(turn, json={"answer": turn.json, "sent_headers": self.headers()})
+        return evolve(turn, json={"answer": turn.json, "sent_headers": self.auth_only_headers()})
 
 
 class DropsTools(OpenAIChat):
@@ -197,7 +199,7 @@ class IgnoresResponseFormat(OpenAIChat):
 class NeverWraps(OpenAIChat):
     """Broken: a non-object type is sent as it is, though the protocol takes objects only."""
 
-    def needs_wrapper(self, type: Any) -> bool:
+    def needs_wrapper(self, type: Any, *, model: str | None = None) -> bool:
         return False
 
 
@@ -647,13 +649,14 @@ def test_a_protocol_without_a_fake_fails_every_check_saying_so() -> None:
     spec = ProviderSpec(
         name="other_wire",
         chat_function=make_chat_function("other_wire"),
-        protocol="anthropic-messages",
+        protocol="smoke-signals",
     )
     result = run_check(spec, "errors")
     assert (result.passed, result.failure) == (
         False,
-        "ellmer_py.conformance has no fake server for the wire protocol 'anthropic-messages' "
-        "(it knows: openai-chat). Add a module for it to ellmer_py.conformance.",
+        "ellmer_py.conformance has no fake server for the wire protocol 'smoke-signals' "
+        "(it knows: anthropic-messages, openai-chat). Register the protocol with a fake= in "
+        "its ProtocolSpec (hook ellmer_py_register_protocols).",
     )
 
 
@@ -794,7 +797,7 @@ def test_make_chat_points_the_provider_at_the_server_and_keywords_win() -> None:
         )
         assert provider.transport.timeout_s == 10.0
         assert made.get_echo() == "none"
-        assert provider.headers()["Authorization"] == f"Bearer {ctx.key}"
+        assert provider.auth_only_headers()["Authorization"] == f"Bearer {ctx.key}"
 
 
 def test_unlimited_model_avoids_a_default_model_with_a_system_prompt_limitation() -> None:

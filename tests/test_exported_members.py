@@ -33,6 +33,10 @@ PUBLIC = [
     "ContentText",
     "ContentThinking",
     "ContentToolRequest",
+    "ContentToolRequestFetch",
+    "ContentToolRequestSearch",
+    "ContentToolResponseFetch",
+    "ContentToolResponseSearch",
     "ContentToolResult",
     "DeprecatedArgumentError",
     "EllmerError",
@@ -45,6 +49,7 @@ PUBLIC = [
     "ParallelChatError",
     "Params",
     "PaymentRequiredError",
+    "ProtocolSpec",
     "Provider",
     "ProviderSpec",
     "RateLimitError",
@@ -55,6 +60,7 @@ PUBLIC = [
     "StructuredOutputError",
     "SystemTurn",
     "Tokens",
+    "ToolBuiltIn",
     "ToolDef",
     "ToolError",
     "ToolReject",
@@ -69,7 +75,9 @@ PUBLIC = [
     "TypeObject",
     "UserTurn",
     "chat",
+    "chat_anthropic",
     "chat_azure_openai",
+    "chat_claude",
     "chat_cloudflare",
     "chat_databricks",
     "chat_deepseek",
@@ -82,15 +90,21 @@ PUBLIC = [
     "chat_openrouter",
     "chat_perplexity",
     "chat_portkey",
+    "claude_tool_web_fetch",
+    "claude_tool_web_search",
     "content_image_file",
     "content_image_url",
     "content_pdf_file",
     "content_pdf_url",
     "contents_record",
     "contents_replay",
+    "get_protocol_spec",
     "get_provider_spec",
     "hookimpl",
+    "list_protocols",
     "list_providers",
+    "models_anthropic",
+    "models_claude",
     "models_huggingface",
     "modify_list",
     "parallel_chat",
@@ -129,10 +143,13 @@ PROVIDER_MODULES = {
 
 #: Names reached through the module's ``__getattr__`` rather than imported eagerly.
 LAZY = {"chat_huggingface", "chat_openai_compatible", "hookimpl", "models_huggingface"}
+LAZY |= {"chat_anthropic", "chat_claude", "models_anthropic", "models_claude"}
+LAZY |= {"claude_tool_web_fetch", "claude_tool_web_search"}
 LAZY |= set(PROVIDER_MODULES)
 #: Tools, schema types and structured output build many classes: loaded on first use too.
 LAZY_CORE = {
     "StructuredOutputError": "ellmer_py._structured",
+    "ToolBuiltIn": "ellmer_py._tools",
     "ToolDef": "ellmer_py._tools",
     "ToolReject": "ellmer_py._tools",
     "tool": "ellmer_py._tools",

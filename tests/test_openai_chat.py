@@ -33,7 +33,7 @@ from ellmer_py import (
     UserTurn,
     params,
 )
-from ellmer_py._openai_chat import PARAM_NAMES, OpenAIChat, StreamState
+from ellmer_py._protocols.openai_chat import PARAM_NAMES, OpenAIChat
 from ellmer_py._sse import ServerSentEvent
 
 PROTOCOL = OpenAIChat()
@@ -58,9 +58,29 @@ def chunk(
     return {"object": "chat.completion.chunk", "choices": [choice], **extra}
 
 
+class StreamState:
+    """The protocol's stream decoder fed decoded chunks (SSE framing is tested elsewhere)."""
+
+    def __init__(self) -> None:
+        self.decoder = PROTOCOL.open_stream()
+
+    def add(self, doc: dict[str, Any]) -> str | None:
+        out: list[Any] = []
+        self.decoder.add(doc, out)
+        return "".join(c.text for c in out if isinstance(c, ContentText)) or None
+
+    def add_contents(self, doc: dict[str, Any]) -> list[Any] | None:
+        out: list[Any] = []
+        self.decoder.add(doc, out)
+        return out or None
+
+    def turn(self, duration: float | None = None) -> AssistantTurn:
+        return self.decoder.turn(duration)
+
+
 def streamed(*chunks: dict[str, Any]) -> tuple[list[str | None], AssistantTurn]:
-    """Feed the chunks to a fresh StreamState: what add() returned, and the turn."""
-    state = PROTOCOL.stream_state()
+    """Feed the chunks to a fresh decoder: the text each added, and the turn."""
+    state = StreamState()
     returned = [state.add(c) for c in chunks]
     return returned, state.turn()
 

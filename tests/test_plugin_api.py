@@ -32,7 +32,11 @@ KEY = "sk-plugin-api-test-0123456789"
 
 EXPECTED_ALL = [
     "PARAM_NAMES",
+    "AnthropicMessages",
+    "AssistantTurn",
+    "Auth",
     "Chat",
+    "ChatArgs",
     "ConfigurationError",
     "CredentialValue",
     "Credentials",
@@ -45,10 +49,15 @@ EXPECTED_ALL = [
     "Params",
     "Price",
     "PriceSource",
+    "ProtocolSpec",
     "Provider",
     "ProviderSpec",
+    "StreamDecoder",
     "SystemPromptFallback",
+    "ToolBuiltIn",
     "Transport",
+    "WireProtocol",
+    "WireRequest",
     "as_credentials",
     "auth_headers",
     "build_chat",
@@ -58,12 +67,13 @@ EXPECTED_ALL = [
     "hookimpl",
     "reject_api_key",
     "require_model",
+    "token_cost",
     "with_defaults",
 ]
 
 #: Where each name is defined in the core.
 HOME = {
-    "PARAM_NAMES": "ellmer_py._openai_chat",
+    "PARAM_NAMES": "ellmer_py._protocols.openai_chat",
     "Chat": "ellmer_py._chat",
     "ConfigurationError": "ellmer_py._errors",
     "CredentialValue": "ellmer_py._credentials",
@@ -73,7 +83,7 @@ HOME = {
     "MalformedResponseError": "ellmer_py._errors",
     "MissingCredentialsError": "ellmer_py._errors",
     "ModelLimitation": "ellmer_py._provider",
-    "OpenAIChat": "ellmer_py._openai_chat",
+    "OpenAIChat": "ellmer_py._protocols.openai_chat",
     "Params": "ellmer_py._params",
     "Price": "ellmer_py._tokens",
     "PriceSource": "ellmer_py._tokens",
@@ -91,6 +101,16 @@ HOME = {
     "reject_api_key": "ellmer_py._credentials",
     "require_model": "ellmer_py._build",
     "with_defaults": "ellmer_py._build",
+    "AnthropicMessages": "ellmer_py._protocols.anthropic",
+    "AssistantTurn": "ellmer_py._turn",
+    "Auth": "ellmer_py._protocols",
+    "ChatArgs": "ellmer_py._build",
+    "ProtocolSpec": "ellmer_py._registry",
+    "StreamDecoder": "ellmer_py._protocols",
+    "ToolBuiltIn": "ellmer_py._tools",
+    "WireProtocol": "ellmer_py._protocols",
+    "WireRequest": "ellmer_py._protocols",
+    "token_cost": "ellmer_py._tokens",
 }
 
 

@@ -378,7 +378,11 @@ def test_every_built_in_provider_is_tested() -> None:
         for name in list_providers()
         if get_provider_spec(name).chat_function.__module__.startswith("ellmer_py.providers.")
     }
-    assert built_in == {*BY_NAME, "github", "huggingface", "openai_compatible"}
+    # chat_anthropic (and its alias) has its own tests in tests/providers/.
+    assert built_in == {
+        *BY_NAME,
+        *("github", "huggingface", "openai_compatible", "anthropic", "claude"),
+    }
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

@@ -27,8 +27,10 @@ from ellmer_py import (
     chat,
     chat_huggingface,
     chat_openai_compatible,
+    get_protocol_spec,
     get_provider_spec,
     hookimpl,
+    list_protocols,
     list_providers,
 )
 from ellmer_py._registry import (
@@ -41,6 +43,7 @@ from ellmer_py._registry import (
 from ellmer_py.conformance.fake_server import FakeServer, Reply
 
 BUILT_INS = {
+    "anthropic": "ellmer_py.providers.anthropic",
     "azure_openai": "ellmer_py.providers.azure_openai",
     "cloudflare": "ellmer_py.providers.cloudflare",
     "databricks": "ellmer_py.providers.databricks",
@@ -55,6 +58,8 @@ BUILT_INS = {
     "perplexity": "ellmer_py.providers.perplexity",
     "portkey": "ellmer_py.providers.portkey",
 }
+#: Every entry point of our own distribution: the providers and the built-in protocols.
+ENTRY_POINTS = {**BUILT_INS, "protocols": "ellmer_py._protocols._builtin"}
 
 
 def answer(text: str = "ok") -> Reply:
@@ -149,17 +154,29 @@ def test_built_ins_are_entry_points_of_our_own_distribution() -> None:
         for ep in entry_points(group="ellmer_py")
         if ep.dist is not None and ep.dist.name == "ellmer-py"
     }
-    assert {name: ep.value for name, ep in ours.items()} == BUILT_INS
+    assert {name: ep.value for name, ep in ours.items()} == ENTRY_POINTS
 
 
 def test_built_ins_are_loaded_through_pluggy() -> None:
     pm = plugin_manager()
     assert isinstance(pm, pluggy.PluginManager)
     assert pm.project_name == "ellmer_py"
-    for name, module in BUILT_INS.items():
+    for name, module in ENTRY_POINTS.items():
         assert pm.get_plugin(name) is sys.modules[module]
-    assert set(BUILT_INS) <= set(list_providers())
+    assert set(BUILT_INS) | {"claude"} == set(list_providers())
     assert list_providers() == sorted(list_providers())
+    assert {"openai-chat", "anthropic-messages"} <= set(list_protocols())
+
+
+def test_every_provider_speaks_a_registered_protocol() -> None:
+    for name in list_providers():
+        spec = get_provider_spec(name)
+        assert get_protocol_spec(spec.protocol).name == spec.protocol
+
+
+def test_an_unknown_protocol_is_a_clear_error() -> None:
+    with pytest.raises(ConfigurationError, match="No wire protocol called 'smoke-signals'"):
+        get_protocol_spec("smoke-signals")
 
 
 def test_provider_specs() -> None:

@@ -35,8 +35,11 @@ from ellmer_py import (
 )
 from ellmer_py.providers.openai_compatible import chat_openai_compatible
 
-HEADER = {"format": "ellmer-py", "version": 1}
-CONTENT_KINDS = "image_inline, image_remote, json, pdf, text, thinking, tool_request, tool_result"
+HEADER = {"format": "ellmer-py", "version": 2}
+CONTENT_KINDS = (
+    "image_inline, image_remote, json, pdf, text, thinking, tool_request, tool_request_fetch, "
+    "tool_request_search, tool_response_fetch, tool_response_search, tool_result"
+)
 
 
 def _accounting(turns: list[Turn]) -> list[tuple[Any, Any]]:
@@ -130,7 +133,7 @@ def test_record_format_is_versioned_and_pinned() -> None:
     ]
     assert contents_record(turns) == {
         "format": "ellmer-py",
-        "version": 1,
+        "version": 2,
         "kind": "turns",
         "value": [
             {
@@ -273,7 +276,8 @@ def test_chat_without_system_prompt_records_only_turns() -> None:
             UserTurn([ContentImage()]),
             "contents_record() cannot record a ContentImage; use one of: ContentText, "
             "ContentImageRemote, ContentImageInline, ContentPDF, ContentToolRequest, "
-            "ContentToolResult, ContentThinking, ContentJson.",
+            "ContentToolResult, ContentThinking, ContentJson, ContentToolRequestSearch, "
+            "ContentToolResponseSearch, ContentToolRequestFetch, ContentToolResponseFetch.",
         ),
     ],
     ids=["int", "str", "mixed-list", "bare-Turn", "bare-ContentImage"],
@@ -325,14 +329,14 @@ BAD_RECORDS: list[tuple[str, Any, str]] = [
     ),
     (
         "newer-version",
-        {**_record("turns", []), "version": 2},
-        "This record has version 2; this ellmer-py reads version 1. "
+        {**_record("turns", []), "version": 3},
+        "This record has version 3; this ellmer-py reads version 2. "
         "Upgrade ellmer-py to read newer records.",
     ),
     (
         "garbled-version",
         {**_record("turns", []), "version": "1"},
-        "This record has \"version\" '1'; this ellmer-py reads version 1.",
+        "This record has \"version\" '1'; this ellmer-py reads versions 1, 2.",
     ),
     (
         "unknown-kind",
@@ -506,3 +510,42 @@ def test_urllib3_loads_with_the_first_request() -> None:
     assert "urllib3" not in _loaded_after(build)
     send = build + "try:\n    chat.chat('hi')\nexcept e.EllmerError:\n    pass\n"
     assert "urllib3" in _loaded_after(send)
+
+
+def test_version_1_records_are_still_read() -> None:
+    record = {
+        "format": "ellmer-py",
+        "version": 1,
+        "kind": "turns",
+        "value": [
+            {"role": "user", "contents": [{"kind": "text", "text": "Hi"}]},
+            {
+                "role": "assistant",
+                "contents": [
+                    {"kind": "tool_request", "id": "c1", "name": "f", "arguments": {"x": 1}}
+                ],
+                "tokens": None,
+                "cost": None,
+                "finish_reason": None,
+                "duration": None,
+                "json": None,
+            },
+        ],
+    }
+    turns = contents_replay(record)
+    assert turns == [
+        UserTurn("Hi"),
+        AssistantTurn((ContentToolRequest("c1", "f", {"x": 1}),)),
+    ]
+
+
+def test_extra_on_text_and_tool_requests_round_trips() -> None:
+    turn = AssistantTurn(
+        (
+            ContentText("cited", extra={"citations": [{"url": "https://x"}]}),
+            ContentToolRequest("c1", "f", {}, extra={"signature": "sig"}),
+        )
+    )
+    record = contents_record(turn)
+    assert record["value"]["contents"][0]["extra"] == {"citations": [{"url": "https://x"}]}
+    assert contents_replay(record) == turn

@@ -45,7 +45,7 @@ from ellmer_py import (
     type_number,
     type_string,
 )
-from ellmer_py._openai_chat import OpenAIChat
+from ellmer_py._protocols.openai_chat import OpenAIChat
 from ellmer_py._tools import invoke_tool, invoke_tools
 from ellmer_py.conformance.fake_server import FakeServer, RecordedRequest, Reply, sse_data
 

@@ -1,7 +1,9 @@
 """An example ellmer-py provider plugin: ``chat_example()`` for a made-up OpenAI-style API.
 
 Everything a provider package needs is here: a ``chat_<name>()`` constructor
-built with ``build_chat()`` (exactly as the built-in providers are), a
+built with ``build_chat()`` (exactly as the built-in providers are), which
+takes the arguments every constructor shares (``system_prompt``, ``params``,
+``credentials``, ``echo`` and the rest) as one ``ChatArgs.of(locals())``, a
 ``ProviderSpec`` describing it, and the ``ellmer_py_register_providers`` hook
 that hands the spec to the registry. It imports only ``ellmer_py.plugin``,
 the public API for provider packages. The package's pyproject declares this
@@ -15,6 +17,7 @@ from typing import Any
 
 from ellmer_py.plugin import (
     Chat,
+    ChatArgs,
     CredentialValue,
     Echo,
     ModelLimitation,
@@ -68,20 +71,12 @@ def chat_example(
     reject_api_key("chat_example", api_key, env=ENV)
     return build_chat(
         "chat_example",
+        ChatArgs.of(locals()),  # the shared arguments; a keyword given below wins over it
         name="Example",
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(),  # the OpenAI chat-completions wire format, PARAM_NAMES mapping
-        credentials=credentials,
         default_credentials=env_credentials("Example", ENV),
-        params=params,
-        api_args=api_args,
-        api_headers=api_headers,
-        system_prompt=system_prompt,
-        echo=echo,
-        system_prompt_fallback=system_prompt_fallback,
-        max_tries=max_tries,
-        timeout_s=timeout_s,
         limitations=LIMITATIONS,
     )
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._content import (
+from .._content import (
     Content,
     ContentImageInline,
     ContentImageRemote,
@@ -23,16 +23,18 @@ from ._content import (
     ContentToolRequest,
     ContentToolResult,
 )
-from ._errors import MalformedResponseError, StreamErrorEvent
-from ._params import Params, standardise_params
-from ._sse import ServerSentEvent
-from ._turn import AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
+from .._errors import MalformedResponseError, StreamErrorEvent
+from .._params import Params, standardise_params
+from .._sse import ServerSentEvent, SSEParser
+from .._turn import AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
+from . import WireRequest
+from ._accumulator import StreamAccumulator, parse_arguments
 
 if TYPE_CHECKING:
-    from ._tools import ToolDef
-    from ._types import Type
+    from .._tools import ToolDef
+    from .._types import Type
 
-__all__ = ["PARAM_NAMES", "OpenAIChat", "StreamState"]
+__all__ = ["PARAM_NAMES", "OpenAIChat", "OpenAIChatDecoder"]
 
 #: ellmer's mapping, wire name -> params() name (R: ``chat_params``).
 PARAM_NAMES: Mapping[str, str] = {
@@ -155,25 +157,13 @@ def _finish_reason(reason: Any) -> str | None:
     return _FINISH_REASONS.get(reason, str(reason))
 
 
-def _arguments(raw: Any) -> Any:
-    """Tool-call arguments: a JSON string usually, an object from old TGI."""
-    if isinstance(raw, str):
-        if not raw.strip():
-            return {}
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw  # kept as text, so the tool loop can report it
-    return raw if raw is not None else {}
-
-
 def _tool_request(call: Mapping[str, Any], index: int) -> ContentToolRequest:
     function = call.get("function") or {}
     call_id = call.get("id")
     return ContentToolRequest(
         id=str(call_id) if call_id not in (None, "") else f"call_{index}",
         name=function.get("name") or "",
-        arguments=_arguments(function.get("arguments")),
+        arguments=parse_arguments(function.get("arguments")),
     )
 
 
@@ -210,29 +200,23 @@ def stream_error_message(doc: Any) -> str | None:
     return str(error)
 
 
-class StreamState:
-    """Accumulates the chunks of one streamed answer into an AssistantTurn."""
+class OpenAIChatDecoder:
+    """Decodes one chat-completions stream: SSE framing, ``[DONE]``, chunk deltas.
 
-    __slots__ = (
-        "_by_index",
-        "_calls",
-        "_last",
-        "_text",
-        "_thinking",
-        "chunks",
-        "done",
-        "finish_reason",
-        "usage",
-    )
+    Fed raw bytes; the pieces of every chunk go into the shared accumulator.
+    A server that ignores ``"stream": true`` and sends one JSON document
+    (no SSE framing at all) is read at ``close()``.
+    """
 
-    def __init__(self) -> None:
-        self._text: list[str] = []
-        self._thinking: list[str] = []
-        self._calls: list[dict[str, Any]] = []  # in the order they started
-        self._by_index: dict[Any, dict[str, Any]] = {}  # the call each index now feeds
+    __slots__ = ("_acc", "_by_index", "_calls", "_last", "_protocol", "_sse", "chunks", "done")
+
+    def __init__(self, protocol: OpenAIChat) -> None:
+        self._protocol = protocol
+        self._sse = SSEParser()
+        self._acc = StreamAccumulator()
+        self._by_index: dict[Any, int] = {}  # tool-call index -> the slot it now feeds
+        self._calls = 0
         self._last: Any = None
-        self.finish_reason: str | None = None
-        self.usage: Any = None
         self.chunks = 0
         #: True once the server said the stream is over ([DONE]).
         self.done = False
@@ -240,49 +224,74 @@ class StreamState:
     @property
     def complete(self) -> bool:
         """Whether the server marked the answer finished ([DONE] or a finish reason)."""
-        return self.done or self.finish_reason is not None
+        return self.done or self._acc.finish_reason is not None
 
-    def add(self, doc: Any) -> str | None:
-        """Take one decoded chunk; return the text it adds, if any."""
+    def feed(self, chunk: bytes) -> list[Content]:
+        """Parse ``chunk``; return the thinking and text pieces it completes."""
+        out: list[Content] = []
+        if self.done:
+            return out
+        parse = self._protocol.parse_event
+        for event in self._sse.feed(chunk):
+            doc = parse(event)
+            if doc is None:
+                self.done = True
+                break
+            self.add(doc, out)
+        return out
+
+    def close(self) -> list[Content]:
+        """The end of the body: the last event without a blank line, or a bare JSON answer."""
+        out: list[Content] = []
+        if self.done:
+            return out
+        last, tail = self._sse.finish()
+        if last is None and tail.strip() and self.chunks == 0:
+            # No SSE framing at all: a bare JSON document (an answer, or an error).
+            last = ServerSentEvent(tail.decode("utf-8", "replace").strip())
+        if last is not None:
+            doc = self._protocol.parse_event(last)
+            if doc is None:
+                self.done = True
+            else:
+                if self.chunks == 0 and "choices" in doc:
+                    self._protocol.turn_from_response(doc)  # raises if it is not an answer
+                self.add(doc, out)
+        return out
+
+    def add(self, doc: Any, out: list[Content]) -> None:
+        """Take one decoded chunk, appending the pieces it adds to ``out``."""
+        acc = self._acc
         self._last = doc
         self.chunks += 1
         usage = doc.get("usage")
         if usage:
-            self.usage = usage  # some providers send it on every chunk: keep the last
+            acc.usage = usage  # some providers send it on every chunk: keep the last
         choices = doc.get("choices")
-        if not choices or not isinstance(choices, list):
-            return None
+        if not choices or type(choices) is not list:
+            return
         choice = choices[0]
-        if not isinstance(choice, dict):
-            return None
+        if type(choice) is not dict:
+            return
         reason = choice.get("finish_reason")
         if reason:
-            self.finish_reason = reason
+            acc.finish_reason = reason
         delta = choice.get("delta") or choice.get("message")
-        if not isinstance(delta, dict):
-            return None
+        if type(delta) is not dict:
+            return
         thinking = delta.get("reasoning") or delta.get("reasoning_content")
-        if isinstance(thinking, str) and thinking:
-            self._thinking.append(thinking)
+        if type(thinking) is str and thinking:
+            acc.thinking("thinking", thinking, order=0)
+            out.append(ContentThinking(thinking))
         calls = delta.get("tool_calls")
-        if calls and isinstance(calls, list):
+        if calls and type(calls) is list:
             self._add_calls(calls)
         text = delta.get("content")
         if type(text) is not str:
             text = _text_of(text)
         if text:
-            self._text.append(text)
-            return text
-        return None
-
-    def add_contents(self, doc: Any) -> list[Content] | None:
-        """Take one decoded chunk; return the thinking and text pieces it adds, if any."""
-        before = len(self._thinking)
-        text = self.add(doc)
-        pieces: list[Content] = [ContentThinking(t) for t in self._thinking[before:]]
-        if text:
-            pieces.append(ContentText(text))
-        return pieces or None
+            acc.text("text", text, order=1)
+            out.append(ContentText(text))
 
     def _add_calls(self, calls: Sequence[Any]) -> None:
         """Merge tool-call deltas: by ``index``; a new ``id`` at an index starts a new call.
@@ -291,40 +300,46 @@ class StreamState:
         the index; some servers send no id at all, or (Together) index -1
         for every call, or (old TGI) the arguments as an object.
         """
+        acc = self._acc
         for position, call in enumerate(calls):
             if not isinstance(call, Mapping):
                 continue
             index = call.get("index", position)
+            if not isinstance(index, Hashable):
+                index = position
             call_id = call.get("id")
-            has_id = call_id is not None and call_id != ""
+            has_id = isinstance(call_id, (str, int)) and call_id != ""
             slot = self._by_index.get(index)
-            if slot is None or (has_id and slot["id"] is not None and slot["id"] != call_id):
-                slot = {"id": None, "name": "", "arguments": None}
-                self._calls.append(slot)
+            if slot is not None and has_id:
+                known = acc.tool_id(("tool", slot))
+                if known is not None and known != str(call_id):
+                    slot = None
+            if slot is None:
+                slot = self._calls
+                self._calls += 1
                 self._by_index[index] = slot
-            if has_id:
-                slot["id"] = call_id
-            function = call.get("function") or {}
+            key = ("tool", slot)
+            function = call.get("function")
+            if not isinstance(function, Mapping):
+                function = {}
             name = function.get("name")
-            if name and not slot["name"]:
-                slot["name"] = name  # sent once; some servers repeat it on every delta
+            acc.tool(
+                key,
+                id=str(call_id) if has_id else None,
+                name=name if isinstance(name, str) else None,
+                order=2 + slot,
+            )
             args = function.get("arguments")
-            if isinstance(args, str):
-                slot["arguments"] = (
-                    slot["arguments"] if isinstance(slot["arguments"], str) else ""
-                ) + args
-            elif args is not None:
-                slot["arguments"] = args
+            if args is not None:
+                acc.arguments(key, args)
 
     def turn(self, duration: float | None = None) -> AssistantTurn:
         """The AssistantTurn for everything received so far."""
-        calls = [
-            _tool_request({"id": c["id"], "function": c}, i) for i, c in enumerate(self._calls)
-        ]
+        acc = self._acc
         return AssistantTurn(
-            _assemble("".join(self._thinking), "".join(self._text), calls),
-            tokens=_tokens(self.usage),
-            finish_reason=_finish_reason(self.finish_reason),
+            acc.contents(),
+            tokens=_tokens(acc.usage),
+            finish_reason=_finish_reason(acc.finish_reason),
             duration=duration,
             json=self._last,
         )
@@ -353,11 +368,43 @@ class OpenAIChat:
 
     def chat_path(self) -> str:
         """The path of the chat endpoint below the base URL."""
-        return "/chat/completions"
+        return "chat/completions"
 
     def wire_params(self, params: Params | None) -> dict[str, Any]:
         """params() as body fields; one warning lists the unsupported ones."""
         return standardise_params(params, self.param_names)
+
+    def encode_params(self, params: Params | None) -> dict[str, Any]:
+        """The seam's name for :meth:`wire_params`."""
+        return self.wire_params(params)
+
+    def build_request(
+        self,
+        turns: Sequence[Turn],
+        *,
+        model: str,
+        params: Mapping[str, Any],
+        tools: Sequence[ToolDef] = (),
+        type: Type | None = None,
+        stream: bool,
+    ) -> WireRequest:
+        """The request for these turns: ``POST chat/completions`` with :meth:`chat_body`."""
+        body = self.chat_body(
+            turns, model=model, wire_params=params, stream=stream, tools=tools, type=type
+        )
+        return WireRequest(
+            self.chat_path(),
+            body,
+            accept="text/event-stream" if stream else "application/json",
+        )
+
+    def parse_response(self, doc: Any, duration: float | None = None) -> AssistantTurn:
+        """The seam's name for :meth:`turn_from_response`."""
+        return self.turn_from_response(doc, duration)
+
+    def open_stream(self) -> OpenAIChatDecoder:
+        """A decoder for one streamed answer."""
+        return OpenAIChatDecoder(self)
 
     def chat_body(
         self,
@@ -394,7 +441,10 @@ class OpenAIChat:
 
     def tool_json(self, tool: ToolDef) -> dict[str, Any]:
         """One tool definition as the API wants it (R: ``as_json()`` of a ``ToolDef``)."""
-        from ._types import as_json_schema
+        json_def = getattr(tool, "json", None)
+        if isinstance(json_def, Mapping):
+            return dict(json_def)  # a built-in tool sends its own definition (R: ToolBuiltIn)
+        from ._schema import strict_schema
 
         return {
             "type": "function",
@@ -402,29 +452,29 @@ class OpenAIChat:
                 "name": tool.name,
                 "description": tool.description,
                 "strict": True,
-                "parameters": as_json_schema(tool.arguments, strict=True),
+                "parameters": strict_schema(tool.arguments),
             },
         }
 
     def response_format(self, type: Type) -> dict[str, Any]:
         """The ``response_format`` asking for JSON that fits ``type`` (R: ``chat_body``)."""
-        from ._types import as_json_schema
+        from ._schema import strict_schema
 
         return {
             "type": "json_schema",
             "json_schema": {
                 "name": "structured_data",
-                "schema": as_json_schema(type, strict=True),
+                "schema": strict_schema(type),
                 "strict": True,
             },
         }
 
-    def needs_wrapper(self, type: Type) -> bool:
+    def needs_wrapper(self, type: Type, *, model: str | None = None) -> bool:
         """Whether a structured type must be wrapped in an object (R: ``type_needs_wrapper()``).
 
         The API only takes object schemas; anything else goes as ``{"wrapper": ...}``.
         """
-        from ._structured import needs_wrapper
+        from .._structured import needs_wrapper
 
         return needs_wrapper(type)
 
@@ -468,10 +518,6 @@ class OpenAIChat:
             duration=duration,
             json=doc,
         )
-
-    def stream_state(self) -> StreamState:
-        """A fresh accumulator for one streamed answer."""
-        return StreamState()
 
     def parse_event(self, event: ServerSentEvent) -> Any:
         """Decode one SSE event: a chunk dict, or None for ``[DONE]``.

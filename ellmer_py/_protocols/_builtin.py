@@ -1,0 +1,37 @@
+"""The built-in wire protocols, registered through the plugin hook a third party uses.
+
+Declared in ellmer-py's own pyproject under the ``ellmer_py`` entry-point
+group (``protocols``), exactly as a protocol package declares its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .._hookspecs import hookimpl
+from .._registry import ProtocolSpec
+from .anthropic import AnthropicMessages
+from .openai_chat import OpenAIChat
+
+__all__ = ["ellmer_py_register_protocols"]
+
+
+@hookimpl
+def ellmer_py_register_protocols(register: Callable[[ProtocolSpec], None]) -> None:
+    """Register the chat-completions and Anthropic Messages protocols."""
+    register(
+        ProtocolSpec(
+            name="openai-chat",
+            factory=OpenAIChat,
+            fake="ellmer_py.conformance.openai_chat:FAKE",
+            description="OpenAI chat completions (POST chat/completions, SSE)",
+        )
+    )
+    register(
+        ProtocolSpec(
+            name="anthropic-messages",
+            factory=AnthropicMessages,
+            fake="ellmer_py.conformance.anthropic:FAKE",
+            description="Anthropic Messages (POST messages, SSE)",
+        )
+    )

@@ -1,0 +1,616 @@
+"""The Anthropic Messages wire protocol, as pure functions (no I/O).
+
+Turns + params -> a ``POST messages`` request; a ``message`` document or the
+Messages stream (``message_start``, ``content_block_*``, ``message_delta``,
+``message_stop``, ``ping``, ``error``) -> an AssistantTurn. R:
+``ProviderAnthropic``'s ``chat_body``, ``as_json`` methods, ``value_turn`` and
+``stream_merge_chunks`` (R/provider-claude.R).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .._content import (
+    Content,
+    ContentImageInline,
+    ContentImageRemote,
+    ContentJson,
+    ContentPDF,
+    ContentText,
+    ContentThinking,
+    ContentToolRequest,
+    ContentToolRequestFetch,
+    ContentToolRequestSearch,
+    ContentToolResponseFetch,
+    ContentToolResponseSearch,
+    ContentToolResult,
+)
+from .._errors import ConfigurationError, MalformedResponseError, StreamErrorEvent
+from .._params import Params, standardise_params
+from .._sse import SSEParser
+from .._turn import AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
+from . import WireRequest
+from ._accumulator import StreamAccumulator
+from ._schema import plain_schema
+
+if TYPE_CHECKING:
+    from .._tools import ToolDef
+    from .._types import Type
+
+__all__ = [
+    "ANTHROPIC_VERSION",
+    "PARAM_NAMES",
+    "STRUCTURED_TOOL",
+    "AnthropicDecoder",
+    "AnthropicMessages",
+    "has_structured_output",
+]
+
+ANTHROPIC_VERSION = "2023-06-01"
+#: The beta header the built-in web fetch tool needs.
+WEB_FETCH_BETA = "web-fetch-2025-09-10"
+#: The tool R forces for structured output on models without ``output_config``.
+STRUCTURED_TOOL = "_structured_tool_call"
+DEFAULT_MAX_TOKENS = 4096
+
+#: ellmer's mapping, wire name -> params() name (R: ``chat_params``).
+PARAM_NAMES: Mapping[str, str] = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "max_tokens": "max_tokens",
+    "stop_sequences": "stop_sequences",
+    "budget_tokens": "reasoning_tokens",
+    "reasoning_effort": "reasoning_effort",
+}
+
+_FINISH_REASONS = {
+    "end_turn": "success",
+    "tool_use": "tool_use",
+    "max_tokens": "max_tokens",
+    "model_context_window_exceeded": "context_window",
+    "stop_sequence": "stop_sequence",
+    "refusal": "content_filter",
+}
+
+# Claude 4.5 and later take ``output_config`` (R: ``has_claude_structured_output()``,
+# which stops at 4.9; the 5 family has it too). The family is letters only, so
+# that claude-3-5-sonnet and claude-3-7-sonnet are not read as version 5 or 7.
+_STRUCTURED_MODEL = re.compile(r"^claude-[a-z]+-(4-[5-9]|[5-9](-\d)?)(-|$)")
+_decode = json.JSONDecoder().decode
+
+
+def has_structured_output(model: str) -> bool:
+    """Whether the model takes a JSON schema in ``output_config`` (Claude 4.5 and later)."""
+    return bool(_STRUCTURED_MODEL.match(model))
+
+
+def _count(value: Any) -> int:
+    """A token count; anything that is not a whole number counts as 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def tokens(usage: Any) -> Tokens | None:
+    """Tokens as R counts them: cache writes are input, cache reads are cached input."""
+    if not isinstance(usage, Mapping):
+        return None
+    return Tokens(
+        input=_count(usage.get("input_tokens")) + _count(usage.get("cache_creation_input_tokens")),
+        output=_count(usage.get("output_tokens")),
+        cached_input=_count(usage.get("cache_read_input_tokens")),
+    )
+
+
+def finish_reason(reason: Any) -> str | None:
+    """The stop reason in ellmer's words (R: ``value_finish_reason``)."""
+    if reason is None:
+        return None
+    return _FINISH_REASONS.get(reason, str(reason))
+
+
+# -- ellmer -> Claude ----------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _input(arguments: Any) -> dict[str, Any]:
+    """A tool call's input: Claude takes only an object."""
+    if isinstance(arguments, Mapping):
+        return dict(arguments)
+    return {} if arguments in (None, "") else {"value": arguments}
+
+
+def _block(content: Content, role: str) -> dict[str, Any] | None:
+    """One content block (R: the ``as_json`` methods for ProviderAnthropic)."""
+    if isinstance(content, ContentText):
+        return {"type": "text", "text": content.text if content.text.strip() else "[empty string]"}
+    if isinstance(content, ContentJson):
+        # Compact, as R's jsonlite::toJSON() sends it back.
+        text = json.dumps(content.value, separators=(",", ":"), ensure_ascii=False)
+        return {"type": "text", "text": text}
+    if isinstance(content, ContentImageRemote):
+        return {"type": "image", "source": {"type": "url", "url": content.url}}
+    if isinstance(content, ContentImageInline):
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": content.type, "data": _b64(content.data)},
+        }
+    if isinstance(content, ContentPDF):
+        return {
+            "type": "document",
+            "source": {
+                "type": "base64",
+                "media_type": "application/pdf",
+                "data": _b64(content.data),
+            },
+            "title": content.filename,
+        }
+    if isinstance(content, ContentToolRequest):
+        return {
+            "type": "tool_use",
+            "id": content.id,
+            "name": content.name,
+            "input": _input(content.arguments),
+        }
+    if isinstance(content, ContentToolResult):
+        return {
+            "type": "tool_result",
+            "tool_use_id": content.id,
+            "content": content.model_text(),
+            "is_error": content.error is not None,
+        }
+    if isinstance(content, ContentThinking):
+        extra = content.extra if isinstance(content.extra, Mapping) else {}
+        if extra.get("type") == "redacted_thinking":
+            return {"type": "redacted_thinking", "data": extra.get("data")}
+        signature = extra.get("signature")
+        if not content.thinking or not signature or role != "assistant":
+            return None  # Claude only takes back its own, signed thinking
+        return {"type": "thinking", "thinking": content.thinking, "signature": signature}
+    if isinstance(
+        content,
+        (
+            ContentToolRequestSearch,
+            ContentToolResponseSearch,
+            ContentToolRequestFetch,
+            ContentToolResponseFetch,
+        ),
+    ):
+        return dict(content.json) if isinstance(content.json, Mapping) else None
+    raise ConfigurationError(
+        f"{type(content).__name__} cannot be sent to Anthropic's Messages API."
+    )
+
+
+def _messages(turns: Sequence[Turn], cache: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The ``messages`` list: one per turn, consecutive same-role turns merged.
+
+    The last block of the last turn carries ``cache_control`` (R: ``is_last``).
+    """
+    out: list[dict[str, Any]] = []
+    for turn in turns:
+        if isinstance(turn, SystemTurn):
+            continue
+        role = "user" if isinstance(turn, UserTurn) else "assistant"
+        blocks = [b for b in (_block(c, role) for c in turn.contents) if b is not None]
+        if not blocks:
+            continue  # Claude rejects a message with no content
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+    if cache is not None and out:
+        last = out[-1]["content"][-1]
+        if last.get("type") not in ("thinking", "redacted_thinking"):
+            last["cache_control"] = dict(cache)
+    return out
+
+
+def _tool_json(tool: Any) -> dict[str, Any]:
+    """One tool definition (R: ``as_json`` of a ToolDef); built-in tools send their own JSON."""
+    json_def = getattr(tool, "json", None)
+    if isinstance(json_def, Mapping):
+        return dict(json_def)
+    schema = plain_schema(tool.arguments)
+    return {"name": tool.name, "description": tool.description, "input_schema": schema}
+
+
+# -- Claude -> ellmer ----------------------------------------------------------------
+
+
+def _server_tool(block: Mapping[str, Any]) -> Callable[[Any, Any], Content | None]:
+    """Builds a server tool call (web search or fetch) once its input has arrived."""
+
+    def build(arguments: Any, extra: Any) -> Content | None:
+        merged = {**block, "input": arguments}
+        args = arguments if isinstance(arguments, Mapping) else {}
+        if block.get("name") == "web_search":
+            return ContentToolRequestSearch(query=str(args.get("query", "")), json=merged)
+        if block.get("name") == "web_fetch":
+            return ContentToolRequestFetch(url=str(args.get("url", "")), json=merged)
+        return None  # a server tool ellmer does not know (R aborts): left out
+
+    return build
+
+
+def _structured(arguments: Any, extra: Any) -> Content:
+    data = arguments.get("data") if isinstance(arguments, Mapping) else arguments
+    return ContentJson(data)
+
+
+def _fixed(content: Content | None) -> Callable[[Any, Any], Content | None]:
+    return lambda arguments, extra: content
+
+
+def _search_result(block: Mapping[str, Any]) -> Content:
+    found = block.get("content")
+    urls = [
+        str(x["url"])
+        for x in (found if isinstance(found, list) else [])
+        if isinstance(x, Mapping) and isinstance(x.get("url"), str)
+    ]
+    return ContentToolResponseSearch(urls=tuple(urls), json=dict(block))
+
+
+def _fetch_result(block: Mapping[str, Any]) -> Content:
+    found = block.get("content")
+    url = found.get("url") if isinstance(found, Mapping) else None
+    url = url or block.get("url")
+    return ContentToolResponseFetch(url=url if isinstance(url, str) else "failed", json=dict(block))
+
+
+def start_block(acc: StreamAccumulator, index: Any, block: Any) -> None:
+    """A content block opens (or arrives whole, in a non-streamed answer)."""
+    if not isinstance(block, Mapping):
+        return
+    kind = block.get("type")
+    order = index if isinstance(index, int) and not isinstance(index, bool) else None
+    if kind == "text":
+        text = block.get("text")
+        acc.text(index, text if isinstance(text, str) else "", order=order)
+        citations = block.get("citations")
+        if isinstance(citations, list) and citations:
+            acc.extra(index, "citations", list(citations))
+    elif kind == "thinking":
+        thinking = block.get("thinking")
+        acc.thinking(index, thinking if isinstance(thinking, str) else "", order=order)
+        signature = block.get("signature")
+        if isinstance(signature, str) and signature:
+            acc.extra(index, "signature", signature)
+    elif kind == "redacted_thinking":
+        redacted = ContentThinking(
+            "", extra={"type": "redacted_thinking", "data": block.get("data")}
+        )
+        acc.block(index, _fixed(redacted), order=order)
+    elif kind == "tool_use":
+        name = block.get("name")
+        arguments = block.get("input") or None
+        if name == STRUCTURED_TOOL:
+            acc.block(index, _structured, arguments=arguments, order=order)
+            return
+        call_id = block.get("id")
+        acc.tool(
+            index,
+            id=str(call_id) if call_id not in (None, "") else None,
+            name=name if isinstance(name, str) else None,
+            order=order,
+        )
+        if arguments is not None:
+            acc.arguments(index, arguments)
+    elif kind == "server_tool_use":
+        acc.block(index, _server_tool(block), arguments=block.get("input") or None, order=order)
+    elif kind == "web_search_tool_result":
+        acc.block(index, _fixed(_search_result(block)), order=order)
+    elif kind == "web_fetch_tool_result":
+        acc.block(index, _fixed(_fetch_result(block)), order=order)
+    # anything else ("fallback", blocks of tools ellmer does not know) is left out
+
+
+def _delta(acc: StreamAccumulator, index: Any, delta: Any, out: list[Content]) -> None:
+    if not isinstance(delta, Mapping):
+        return
+    kind = delta.get("type")
+    if kind == "text_delta":
+        text = delta.get("text")
+        if isinstance(text, str) and text:
+            acc.text(index, text)
+            out.append(ContentText(text))
+    elif kind == "input_json_delta":
+        piece = delta.get("partial_json")
+        if isinstance(piece, str) and piece:
+            acc.arguments(index, piece)
+    elif kind == "thinking_delta":
+        thinking = delta.get("thinking")
+        if isinstance(thinking, str) and thinking:
+            acc.thinking(index, thinking)
+            out.append(ContentThinking(thinking))
+    elif kind == "signature_delta":
+        signature = delta.get("signature")
+        if isinstance(signature, str):
+            acc.extra(index, "signature", signature, append=True)
+    elif kind == "citations_delta":
+        acc.extra(index, "citations", delta.get("citation"), append=True)
+
+
+def _merge_usage(acc: StreamAccumulator, usage: Any) -> None:
+    if not isinstance(usage, Mapping):
+        return
+    old = acc.usage if isinstance(acc.usage, dict) else {}
+    acc.usage = {**old, **{k: v for k, v in usage.items() if v is not None}}
+
+
+def error_message(error: Any) -> str:
+    """An error object as R words it: ``message [type]``."""
+    if not isinstance(error, Mapping):
+        return str(error)
+    message = error.get("message")
+    kind = error.get("type")
+    text = message if isinstance(message, str) and message else json.dumps(error)
+    return f"{text} [{kind}]" if isinstance(kind, str) and kind else text
+
+
+class AnthropicDecoder:
+    """Decodes one Messages stream: SSE framing and every event type, split at any byte."""
+
+    __slots__ = ("_acc", "_message", "_sse", "done")
+
+    def __init__(self) -> None:
+        self._sse = SSEParser()
+        self._acc = StreamAccumulator()
+        self._message: dict[str, Any] = {}
+        #: True once ``message_stop`` arrived.
+        self.done = False
+
+    @property
+    def complete(self) -> bool:
+        """Whether the server finished the answer (``message_stop`` or a stop reason)."""
+        return self.done or self._acc.finish_reason is not None
+
+    def feed(self, chunk: bytes) -> list[Content]:
+        """Parse ``chunk``; return the text and thinking pieces it completes."""
+        out: list[Content] = []
+        for event in self._sse.feed(chunk):
+            if self.done:
+                break
+            self.event(event.event, event.data, out)
+        return out
+
+    def close(self) -> list[Content]:
+        """The end of the body: an event left without its blank line is still read."""
+        out: list[Content] = []
+        last, _ = self._sse.finish()
+        if last is not None and not self.done:
+            self.event(last.event, last.data, out)
+        return out
+
+    def event(self, name: str, data: str, out: list[Content]) -> None:
+        """Take one SSE event, appending the pieces to show to ``out``."""
+        try:
+            doc = _decode(data)
+        except (ValueError, RecursionError):
+            if name == "error":
+                raise StreamErrorEvent(
+                    f"The server sent an error in the stream: {data[:300]}",
+                    server_message=data[:300],
+                ) from None
+            raise MalformedResponseError(
+                f"The stream carried data that is not JSON: {data[:200]!r}"
+            ) from None
+        if not isinstance(doc, dict):
+            raise MalformedResponseError(
+                f"The stream carried JSON that is not an object: {data[:200]!r}"
+            )
+        kind = doc.get("type", name)
+        acc = self._acc
+        if kind == "content_block_delta":
+            _delta(acc, doc.get("index"), doc.get("delta"), out)
+        elif kind == "content_block_start":
+            index = doc.get("index")
+            block = doc.get("content_block")
+            start_block(acc, index, block)
+            if isinstance(block, Mapping):
+                if block.get("type") == "text" and block.get("text"):
+                    out.append(ContentText(str(block["text"])))
+                elif block.get("type") == "thinking" and block.get("thinking"):
+                    out.append(ContentThinking(str(block["thinking"])))
+        elif kind == "message_start":
+            message = doc.get("message")
+            if isinstance(message, Mapping):
+                self._message = {k: v for k, v in message.items() if k != "content"}
+                _merge_usage(acc, message.get("usage"))
+        elif kind == "message_delta":
+            delta = doc.get("delta")
+            if isinstance(delta, Mapping):
+                if delta.get("stop_reason"):
+                    acc.finish_reason = delta["stop_reason"]
+                    self._message["stop_reason"] = delta["stop_reason"]
+                if "stop_sequence" in delta:
+                    self._message["stop_sequence"] = delta["stop_sequence"]
+            _merge_usage(acc, doc.get("usage"))
+        elif kind == "message_stop":
+            self.done = True
+        elif kind == "error":
+            message = error_message(doc.get("error"))
+            raise StreamErrorEvent(
+                f"The server sent an error in the stream: {message}", server_message=message
+            )
+        # "ping", "content_block_stop" and event types added later: nothing to do
+
+    def turn(self, duration: float | None = None) -> AssistantTurn:
+        """The AssistantTurn for everything received so far."""
+        acc = self._acc
+        json_doc = {**self._message, "usage": acc.usage} if self._message else None
+        return AssistantTurn(
+            acc.contents(),
+            tokens=tokens(acc.usage),
+            finish_reason=finish_reason(acc.finish_reason),
+            duration=duration,
+            json=json_doc,
+        )
+
+
+class AnthropicMessages:
+    """The Messages protocol (R: ``ProviderAnthropic``).
+
+    ``cache`` is ``"5m"``, ``"1h"`` or ``"none"`` (R: ``cache``);
+    ``beta_headers`` go in ``anthropic-beta``.
+    """
+
+    name = "anthropic-messages"
+
+    def __init__(
+        self,
+        *,
+        cache: str = "5m",
+        beta_headers: Sequence[str] = (),
+        version: str = ANTHROPIC_VERSION,
+        param_names: Mapping[str, str] = PARAM_NAMES,
+    ) -> None:
+        if cache not in ("5m", "1h", "none"):
+            raise ConfigurationError(f'cache must be "5m", "1h" or "none", not {cache!r}.')
+        self.cache = cache
+        self.beta_headers = tuple(beta_headers)
+        self.version = version
+        self.param_names = dict(param_names)
+
+    def cache_control(self) -> dict[str, Any] | None:
+        """The ``cache_control`` block R places, or None with ``cache="none"``."""
+        return None if self.cache == "none" else {"type": "ephemeral", "ttl": self.cache}
+
+    def encode_params(self, params: Params | None) -> dict[str, Any]:
+        """params() as wire fields; ``max_tokens`` defaults to 4096, as Claude requires it."""
+        names = self.param_names
+        if params is not None and "reasoning_effort" in params.standard:
+            # Claude takes one or the other; as in R, reasoning_effort wins and
+            # reasoning_tokens is reported with the other unsupported ones.
+            names = {k: v for k, v in names.items() if v != "reasoning_tokens"}
+        out = standardise_params(params, names)
+        out.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+        if "stop_sequences" in out:
+            out["stop_sequences"] = list(out["stop_sequences"])
+        return out
+
+    def needs_wrapper(self, type: Type, *, model: str | None = None) -> bool:
+        """A non-object type is wrapped when it goes in ``output_config`` (which takes objects)."""
+        from .._types import TypeJsonSchema, TypeObject
+
+        if model is not None and not self._uses_output_config(type, model):
+            return False  # the structured tool wraps it in {"data": ...} itself
+        return not isinstance(type, (TypeObject, TypeJsonSchema))
+
+    def _uses_output_config(self, type: Type, model: str) -> bool:
+        from .._types import TypeObject
+
+        def open_object(t: Any) -> bool:
+            if isinstance(t, TypeObject):
+                return t.additional_properties or any(open_object(p) for p in t.properties.values())
+            items = getattr(t, "items", None)
+            return open_object(items) if items is not None else False
+
+        return has_structured_output(model) and not open_object(type)
+
+    def build_request(
+        self,
+        turns: Sequence[Turn],
+        *,
+        model: str,
+        params: Mapping[str, Any],
+        tools: Sequence[ToolDef] = (),
+        type: Type | None = None,
+        stream: bool,
+    ) -> WireRequest:
+        """``POST messages`` for these turns (R: ``chat_body``)."""
+        cache = self.cache_control()
+        body: dict[str, Any] = {"model": model}
+        if turns and isinstance(turns[0], SystemTurn):
+            system: dict[str, Any] = {"type": "text", "text": turns[0].text}
+            if cache is not None:
+                system["cache_control"] = dict(cache)
+            body["system"] = [system]
+        body["messages"] = _messages(turns, cache)
+        body["stream"] = stream
+        tool_defs = [_tool_json(t) for t in tools]
+        output_config: dict[str, Any] = {}
+        if type is not None:
+            if self._uses_output_config(type, model):
+                output_config["format"] = {"type": "json_schema", "schema": plain_schema(type)}
+            else:
+                from .._types import type_object
+
+                wrapper = type_object(data=type)
+                tool_defs.append(
+                    {
+                        "name": STRUCTURED_TOOL,
+                        "description": "Extract structured data",
+                        "input_schema": plain_schema(wrapper),
+                    }
+                )
+                body["tool_choice"] = {"type": "tool", "name": STRUCTURED_TOOL}
+        if tool_defs:
+            body["tools"] = tool_defs
+        wire = dict(params)
+        effort = wire.pop("reasoning_effort", None)
+        budget = wire.pop("budget_tokens", None)
+        if effort is not None:
+            body["thinking"] = {"type": "adaptive"}
+            output_config["effort"] = effort
+        elif budget is not None:
+            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        if output_config:
+            body["output_config"] = output_config
+        body.update(wire)
+        headers = {"anthropic-version": self.version}
+        betas = list(self.beta_headers)
+        if any(d.get("type", "").startswith("web_fetch") for d in tool_defs) and not any(
+            b.startswith("web-fetch") for b in betas
+        ):
+            betas.append(WEB_FETCH_BETA)
+        if betas:
+            headers["anthropic-beta"] = ",".join(betas)
+        return WireRequest(
+            "messages",
+            body,
+            headers=headers,
+            accept="text/event-stream" if stream else "application/json",
+        )
+
+    def parse_response(self, doc: Any, duration: float | None = None) -> AssistantTurn:
+        """The AssistantTurn for a non-streamed ``message`` (R: ``value_turn``)."""
+        if not isinstance(doc, Mapping):
+            raise MalformedResponseError(
+                f"Expected a JSON object from the server, got {type(doc).__name__}."
+            )
+        if doc.get("type") == "error" or ("error" in doc and "content" not in doc):
+            message = error_message(doc.get("error"))
+            raise StreamErrorEvent(
+                f"The server answered with an error: {message}", server_message=message
+            )
+        blocks = doc.get("content")
+        if not isinstance(blocks, list):
+            raise MalformedResponseError(
+                "The server's answer has no 'content' list: " + json.dumps(doc, default=str)[:200]
+            )
+        acc = StreamAccumulator()
+        for index, block in enumerate(blocks):
+            start_block(acc, index, block)
+        _merge_usage(acc, doc.get("usage"))
+        reason = doc.get("stop_reason")
+        acc.finish_reason = reason if isinstance(reason, str) else None
+        return AssistantTurn(
+            acc.contents(),
+            tokens=tokens(acc.usage),
+            finish_reason=finish_reason(acc.finish_reason),
+            duration=duration,
+            json=dict(doc),
+        )
+
+    def open_stream(self) -> AnthropicDecoder:
+        """A decoder for one streamed answer."""
+        return AnthropicDecoder()
