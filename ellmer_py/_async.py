@@ -1,6 +1,8 @@
 """Chat from asyncio: ``chat_async()``, ``stream_async()``, ``chat_structured_async()``.
 
 (R: ``Chat$chat_async()``, ``$stream_async()``, ``$chat_structured_async()``.)
+They are the methods of ``AsyncChatMixin``, a base class of ``Chat``, and
+drive Chat's blocking methods; asyncio itself is imported on first use.
 
 urllib3 is synchronous, so the work runs on the same transport in a worker
 thread (one per call) while the event loop stays free. A stream advances in
@@ -20,20 +22,42 @@ stopped), as R's ellmer does.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
-from ._scope import RequestScope
 from ._turn import AssistantPartialTurn, Turn, UserTurn
 
-if TYPE_CHECKING:
-    from ._chat import Chat
+if TYPE_CHECKING:  # the protocols are for the type checker only: they cost import time
+    import asyncio
 
-__all__ = ["AsyncStream", "chat_async", "chat_structured_async", "stream_async"]
+    from ._content import Content
+    from ._echo import Echo
+
+    class _Turns(Protocol):
+        """What the worker needs of a chat: its turns, to record a cancelled exchange."""
+
+        def get_turns(self, include_system_prompt: bool = False) -> list[Turn]: ...
+
+        def set_turns(self, turns: Iterable[Turn]) -> Any: ...
+
+    class _SyncChat(_Turns, Protocol):
+        """What the async methods need of a chat: its blocking methods (``Chat``'s)."""
+
+        def chat(self, *args: Any, **kwargs: Any) -> str: ...
+
+        def stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]: ...
+
+        def chat_structured(self, *args: Any, **kwargs: Any) -> Any: ...
+
+        def _next_user_turn(
+            self, args: Sequence[str | Content], allow_empty: bool = False
+        ) -> UserTurn: ...
+
+
+__all__ = ["AsyncChatMixin", "AsyncStream"]
 
 _T = TypeVar("_T")
 
@@ -58,7 +82,7 @@ class AsyncStream(AsyncIterator[_T], Generic[_T]):
 
     def __init__(
         self,
-        chat: Chat,
+        chat: _Turns,
         source: Iterator[_T],
         user: Turn | None,
         *,
@@ -71,6 +95,8 @@ class AsyncStream(AsyncIterator[_T], Generic[_T]):
         return self
 
     async def __anext__(self) -> _T:
+        import asyncio
+
         if self._finished:
             raise StopAsyncIteration
         pending = self._worker.ask(asyncio.get_running_loop())
@@ -108,12 +134,14 @@ class _Worker:
     """The thread that advances the blocking iterator, one item per request."""
 
     def __init__(
-        self, chat: Chat, source: Iterator[Any], user: Turn | None, *, oneshot: bool
+        self, chat: _Turns, source: Iterator[Any], user: Turn | None, *, oneshot: bool
     ) -> None:
         self._chat = chat
         self._source = source
         self._user = user
         self._oneshot = oneshot
+        from ._scope import RequestScope  # imports socket: on first use
+
         self._scope = RequestScope()
         self._before = len(chat.get_turns())
         self._lock = threading.Lock()
@@ -166,6 +194,8 @@ class _Worker:
 
     async def stop(self, reason: str) -> None:
         """End the worker's request and wait (briefly) until it has recorded the turns."""
+        import asyncio
+
         self.signal_stop(reason)
         exit_future = self._exit
         if exit_future is None:
@@ -234,7 +264,7 @@ def _close(source: Iterator[Any]) -> None:
         close()
 
 
-def _record_cancel(chat: Chat, before: int, user: Turn | None, reason: str, sent: int) -> None:
+def _record_cancel(chat: _Turns, before: int, user: Turn | None, reason: str, sent: int) -> None:
     """Leave the cancelled exchange in the chat: the user turn and a partial answer.
 
     A partial turn the chat recorded gets ``reason``; a request that was sent
@@ -261,65 +291,48 @@ def _record_cancel(chat: Chat, before: int, user: Turn | None, reason: str, sent
     chat.set_turns(turns)
 
 
-def _user_turn(chat: Chat, args: tuple[Any, ...], allow_empty: bool = False) -> Turn | None:
-    """The user turn ``chat`` will send for ``args`` (tool calls left open answered first)."""
-    next_user_turn = getattr(chat, "_next_user_turn", None)
-    if next_user_turn is not None:
-        turn: Turn = next_user_turn(args, allow_empty=allow_empty)
-        return turn
-    if len(args) == 1 and isinstance(args[0], UserTurn):  # pragma: no cover
-        return args[0]
-    try:  # pragma: no cover
-        return UserTurn(args)
-    except TypeError:  # pragma: no cover
-        return None
-
-
 def _once(call: Callable[[], _T]) -> Iterator[_T]:
     yield call()
 
 
-# -- the public functions (Chat's methods delegate here) -------------------------
+class AsyncChatMixin:
+    """The async methods of ``Chat``: each runs the blocking method in a worker thread."""
 
+    async def chat_async(
+        self: _SyncChat, *args: str | Content, echo: Echo | bool | None = "none"
+    ) -> str:
+        """``chat()`` without blocking the event loop (R: ``$chat_async()``).
 
-async def chat_async(chat: Chat, *args: Any, **kwargs: Any) -> str:
-    """Send a message and return the answer's text, without blocking the event loop.
+        Cancelling the task closes the connection and keeps a partial turn.
+        """
+        user = self._next_user_turn(args)
+        stream: AsyncStream[str] = AsyncStream(
+            self, _once(lambda: self.chat(*args, echo=echo)), user, oneshot=True
+        )
+        return await stream.__anext__()
 
-    (R: ``Chat$chat_async()``.) Arguments are those of ``Chat.chat()``; echo
-    defaults to "none". Cancelling the awaiting task closes the connection
-    and leaves the user turn and an ``AssistantPartialTurn`` (reason
-    "cancelled") in the chat.
-    """
-    kwargs.setdefault("echo", "none")
-    user = _user_turn(chat, args)
-    stream: AsyncStream[str] = AsyncStream(
-        chat, _once(lambda: chat.chat(*args, **kwargs)), user, oneshot=True
-    )
-    return await stream.__anext__()
+    def stream_async(
+        self: _SyncChat,
+        *args: str | Content,
+        content: Literal["text", "all", "content"] = "text",
+    ) -> AsyncStream[Any]:
+        """``stream()`` as an async iterator (R: ``$stream_async()``); see ellmer_py._async."""
+        user = self._next_user_turn(args)
+        return AsyncStream(self, self.stream(*args, content=content), user)
 
-
-def stream_async(chat: Chat, *args: Any, **kwargs: Any) -> AsyncStream[str]:
-    """Send a message and iterate the answer's text asynchronously as it arrives.
-
-    (R: ``Chat$stream_async()``.) Use ``async for piece in
-    chat.stream_async(...)``. Arguments are checked now; the request goes
-    out when iteration starts. Stopping early (``aclose()``, a ``break``) or
-    cancelling the task ends the request at once and keeps what arrived as
-    an ``AssistantPartialTurn``.
-    """
-    user = _user_turn(chat, args)
-    source = chat.stream(*args, **kwargs)
-    return AsyncStream(chat, source, user)
-
-
-async def chat_structured_async(chat: Chat, *args: Any, type: Any, **kwargs: Any) -> Any:
-    """Extract structured data without blocking the event loop.
-
-    (R: ``Chat$chat_structured_async()``.) Arguments are those of
-    ``Chat.chat_structured()``; cancelling behaves as for ``chat_async()``.
-    """
-    user = _user_turn(chat, args, allow_empty=True)
-    stream: AsyncStream[Any] = AsyncStream(
-        chat, _once(lambda: chat.chat_structured(*args, type=type, **kwargs)), user, oneshot=True
-    )
-    return await stream.__anext__()
+    async def chat_structured_async(
+        self: _SyncChat,
+        *args: str | Content,
+        type: Any,
+        echo: Echo | bool | None = "none",
+        convert: bool = True,
+    ) -> Any:
+        """``chat_structured()``, not blocking the event loop (R: ``$chat_structured_async()``)."""
+        user = self._next_user_turn(args, allow_empty=True)
+        stream: AsyncStream[Any] = AsyncStream(
+            self,
+            _once(lambda: self.chat_structured(*args, type=type, echo=echo, convert=convert)),
+            user,
+            oneshot=True,
+        )
+        return await stream.__anext__()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import builtins
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from copy import copy as _shallow_copy
 from typing import TYPE_CHECKING, Any, Literal, TextIO, TypeVar, overload
 
+from ._async import AsyncChatMixin
+from ._chat_tools import ChatToolsMixin
 from ._content import (
     Content,
     ContentText,
@@ -16,19 +18,16 @@ from ._content import (
 )
 from ._echo import Echo, EchoWriter, resolve_echo
 from ._errors import ConfigurationError, ModelLimitationError
-from ._params import _caller_stacklevel
 from ._provider import Provider, system_prompt_error
+from ._tokens import tokens_by_turn, total_tokens, turns_cost
 from ._turn import (
-    AssistantPartialTurn,
     AssistantTurn,
     SystemTurn,
-    Tokens,
     Turn,
     UserTurn,
 )
 
 if TYPE_CHECKING:
-    from ._async import AsyncStream
     from ._structured import StructuredSpec
     from ._tools import ToolDef
 
@@ -51,7 +50,7 @@ def _user_turn(args: Sequence[str | Content | Turn]) -> UserTurn:
     return UserTurn(args)  # type: ignore[arg-type]
 
 
-class Chat:
+class Chat(ChatToolsMixin, AsyncChatMixin):
     """A conversation with one provider's model (R: ``Chat``).
 
     Made by a ``chat_*()`` function or ``chat("provider/model")``; ``chat()``
@@ -94,7 +93,7 @@ class Chat:
 
     def __repr__(self) -> str:
         turns = len(self._turns)
-        tokens = self._total_tokens()
+        tokens = total_tokens(self._turns)
         return (
             f"<Chat {self._provider.name}/{self._provider.model} turns={turns} "
             f"tokens={tokens.input}/{tokens.output}>"
@@ -170,118 +169,19 @@ class Chat:
         self._echo = resolve_echo(echo)
         return self
 
-    def _total_tokens(self) -> Tokens:
-        total = Tokens()
-        for turn in self._turns:
-            if isinstance(turn, AssistantTurn) and turn.tokens is not None:
-                total = total + turn.tokens
-        return total
-
     def get_tokens(self) -> list[dict[str, Any]]:
         """Tokens of each assistant turn: input, output, cached input, cost.
 
         (R: ``$get_tokens()``.)
         """
-        rows = []
-        for turn in self._turns:
-            if isinstance(turn, AssistantTurn):
-                tokens = turn.tokens or Tokens()
-                rows.append(
-                    {
-                        "role": turn.role,
-                        "input": tokens.input,
-                        "output": tokens.output,
-                        "cached_input": tokens.cached_input,
-                        "cost": turn.cost,
-                    }
-                )
-        return rows
+        return tokens_by_turn(self._turns)
 
     def get_cost(self, include: Literal["all", "last"] = "all") -> float | None:
         """The cost of the conversation, or of the last answer; None where unknown.
 
         (R: ``$get_cost()``.)
         """
-        turns = [t for t in self._turns if isinstance(t, AssistantTurn)]
-        if include == "last":
-            turns = turns[-1:]
-        elif include != "all":
-            raise ConfigurationError(f"include must be 'all' or 'last', not {include!r}.")
-        costs = [t.cost for t in turns if t.cost is not None]
-        return sum(costs) if costs else None
-
-    # -- tools --------------------------------------------------------------
-
-    def register_tool(self, tool: ToolDef | Callable[..., Any]) -> Chat:
-        """Let the model call a tool (R: ``$register_tool()``).
-
-        ``tool`` is made with ``tool()``; a plain function is wrapped with
-        ``tool(func)``, which reads its type hints and docstring. A tool with
-        the same name is replaced. A model with a declared ``"tools"``
-        limitation raises ModelLimitationError (also at request time, after
-        ``set_model()``).
-        """
-        tool_def = _as_tool(tool, "register_tool()")
-        self._provider.refuse("tools")
-        self._tools[tool_def.name] = tool_def
-        return self
-
-    def register_tools(self, tools: Iterable[ToolDef | Callable[..., Any]]) -> Chat:
-        """Register several tools (R: ``$register_tools()``)."""
-        checked = [_as_tool(t, "register_tools()") for t in _tool_list(tools)]
-        if checked:
-            self._provider.refuse("tools")
-        for tool_def in checked:
-            self._tools[tool_def.name] = tool_def
-        return self
-
-    def get_tools(self) -> list[ToolDef]:
-        """The registered tools, in the order they were registered (R: ``$get_tools()``)."""
-        return list(self._tools.values())
-
-    def set_tools(self, tools: Iterable[ToolDef | Callable[..., Any]]) -> Chat:
-        """Replace all the registered tools (R: ``$set_tools()``); ``[]`` removes them."""
-        checked = [_as_tool(t, "set_tools()") for t in _tool_list(tools)]
-        if checked:
-            self._provider.refuse("tools")
-        self._tools = {t.name: t for t in checked}
-        return self
-
-    def on_tool_request(self, callback: Callable[[ContentToolRequest], Any]) -> Callable[[], None]:
-        """Call ``callback(request)`` before each tool runs (R: ``$on_tool_request()``).
-
-        The callback may raise ``ToolReject`` (``tool_reject()``) to refuse
-        the call; the model is then told why. Returns a function that
-        removes the callback. Later callbacks run first, as in ellmer.
-        """
-        return self._add_callback(self._on_tool_request, callback, "on_tool_request()")
-
-    def on_tool_result(self, callback: Callable[[ContentToolResult], Any]) -> Callable[[], None]:
-        """Call ``callback(result)`` after each tool runs (R: ``$on_tool_result()``).
-
-        Returns a function that removes the callback.
-        """
-        return self._add_callback(self._on_tool_result, callback, "on_tool_result()")
-
-    def _add_callback(
-        self, registry: dict[int, Callable[[Any], Any]], callback: Callable[[Any], Any], what: str
-    ) -> Callable[[], None]:
-        if not callable(callback):
-            raise ConfigurationError(f"{what} needs a function, not {type(callback).__name__}.")
-        self._callback_id += 1
-        key = self._callback_id
-        registry[key] = callback
-
-        def remove() -> None:
-            registry.pop(key, None)
-
-        return remove
-
-    def _run_callbacks(self, registry: dict[int, Callable[[Any], Any]], value: Any) -> None:
-        for key in sorted(registry, reverse=True):
-            callback = registry.get(key)
-            if callback is not None:
-                callback(value)
+        return turns_cost(self._turns, include)
 
     # -- talking ------------------------------------------------------------
 
@@ -320,15 +220,18 @@ class Chat:
         """The user turn to send; it first answers tool calls left without results.
 
         (R: ``complete_dangling_tool_requests()``.) Such calls are left when a
-        stream was stopped or a callback failed before the tools ran.
+        stream was stopped or a callback failed before the tools ran; a call
+        the message itself answers (a ``ContentToolResult`` with its id) is
+        not answered twice.
         """
         user = UserTurn(()) if allow_empty and not args else _user_turn(args)
         last = self._turns[-1] if self._turns else None
         if isinstance(last, AssistantTurn):
+            answered = {c.id for c in user.contents if isinstance(c, ContentToolResult)}
             dangling = [
                 ContentToolResult(id=c.id, error="Chat ended before the tool could be invoked.")
                 for c in last.contents
-                if isinstance(c, ContentToolRequest)
+                if isinstance(c, ContentToolRequest) and c.id not in answered
             ]
             if dangling:
                 user = UserTurn((*dangling, *user.contents))
@@ -345,17 +248,10 @@ class Chat:
         """
         mode = self._echo if echo is None else resolve_echo(echo)
         user = self._next_user_turn(args)
-        if mode == "none":
-            for _ in self._chat_impl(user, stream=False, contents=False, warn=True):
-                pass
-        else:
-            writer = EchoWriter(mode, self._echo_stream)
-            writer.user(user.text)
-            try:
-                for piece in self._chat_impl(user, stream=True, contents=True, warn=False):
-                    _show(writer, piece)
-            finally:
-                writer.end()
+        # echoed, the tool errors are shown as they happen: no warning then
+        self._drain(
+            user, mode, lambda on: self._chat_impl(user, stream=on, contents=on, warn=not on)
+        )
         last = self.last_turn()
         return last.text if last is not None else ""
 
@@ -434,73 +330,24 @@ class Chat:
         mode = resolve_echo(echo)
         spec = spec_for(type, wrap=self._provider.needs_wrapper)
         user = self._next_user_turn(args, allow_empty=True)
-        if mode == "none":
-            for _ in self._submit(user, stream=False, contents=False, spec=spec):
-                pass
-        else:
-            writer = EchoWriter(mode, self._echo_stream)
-            writer.user(user.text)
-            try:
-                for piece in self._submit(user, stream=True, contents=True, spec=spec):
-                    _show(writer, piece)
-            finally:
-                writer.end()
+        self._drain(user, mode, lambda on: self._submit(user, stream=on, contents=on, spec=spec))
         turn = self._turns[-1]
         assert isinstance(turn, AssistantTurn)
         return extract(spec, turn, convert=convert)
 
-    def _chat_impl(
-        self, user: UserTurn, *, stream: bool, contents: bool, warn: bool
-    ) -> Iterator[Any]:
-        """The tool loop (R: ``chat_impl``): send, run the tools asked for, send the results.
-
-        Yields text (or Content pieces) of every answer; a newline separates
-        the text of one answer from the next. Stops at an answer without tool
-        calls, or at a partial one.
-        """
-        failed: list[tuple[ContentToolRequest, ContentToolResult]] = []
-        text_open = False  # the text so far does not end a line
-        while True:
-            last: str | None = None  # the answer's last text piece
-            for piece in self._submit(user, stream=stream, contents=contents):
-                if type(piece) is str:  # the hot path: plain streamed text
-                    if last is None and text_open:
-                        yield "\n"
-                    last = piece
-                elif isinstance(piece, ContentText):
-                    if last is None and text_open:
-                        yield ContentText("\n")
-                    last = piece.text
-                yield piece
-            if last is not None:
-                text_open = not last.endswith("\n")
-            turn = self._turns[-1]
-            if isinstance(turn, AssistantPartialTurn) or not isinstance(turn, AssistantTurn):
-                break
-            requests = [c for c in turn.contents if isinstance(c, ContentToolRequest)]
-            if not requests or not self._tools:
-                break  # without registered tools, tool calls are left for the caller
-            from ._tools import invoke_tools
-
-            results: list[ContentToolResult] = []
-            by_id = {r.id: r for r in requests}
-            steps = invoke_tools(
-                requests,
-                self._tools,
-                lambda r: self._run_callbacks(self._on_tool_request, r),
-                lambda r: self._run_callbacks(self._on_tool_result, r),
-            )
-            for step in steps:
-                if isinstance(step, ContentToolResult):
-                    results.append(step)
-                    if step.error is not None:
-                        failed.append((by_id[step.id], step))
-                if contents:
-                    text_open = False  # tool lines end the line
-                    yield step
-            user = UserTurn(results)
-        if warn and failed:
-            _warn_tool_errors(failed)
+    def _drain(self, user: UserTurn, mode: Echo, run: Callable[[bool], Iterator[Any]]) -> None:
+        """Run ``run(echoing)`` to its end; when echoing, show each piece as it arrives."""
+        if mode == "none":
+            for _ in run(False):
+                pass
+            return
+        writer = EchoWriter(mode, self._echo_stream)
+        writer.user(user.text)
+        try:
+            for piece in run(True):
+                _show(writer, piece)
+        finally:
+            writer.end()
 
     def _submit(
         self,
@@ -530,64 +377,13 @@ class Chat:
             spec=spec,
         )
 
-    # -- async and copies: thin entries to ellmer_py._async / ellmer_py._parallel --
-
-    async def chat_async(self, *args: str | Content, echo: Echo | bool | None = "none") -> str:
-        """``chat()`` without blocking the event loop (R: ``$chat_async()``).
-
-        Cancelling the task closes the connection and keeps a partial turn.
-        """
-        from ._async import chat_async
-
-        return await chat_async(self, *args, echo=echo)
-
-    def stream_async(
-        self, *args: str | Content, content: Literal["text", "all", "content"] = "text"
-    ) -> AsyncStream[Any]:
-        """``stream()`` as an async iterator (R: ``$stream_async()``); see ellmer_py._async."""
-        from ._async import stream_async
-
-        return stream_async(self, *args, content=content)
-
-    async def chat_structured_async(
-        self,
-        *args: str | Content,
-        type: Any,
-        echo: Echo | bool | None = "none",
-        convert: bool = True,
-    ) -> Any:
-        """``chat_structured()``, not blocking the event loop (R: ``$chat_structured_async()``)."""
-        from ._async import chat_structured_async
-
-        return await chat_structured_async(self, *args, type=type, echo=echo, convert=convert)
-
     def copy(self) -> Chat:
         """A copy with its own turns, tools and callbacks (R: ``$clone()``)."""
-        from ._parallel import fork_chat
-
-        return fork_chat(self)
-
-
-def _as_tool(x: Any, what: str) -> ToolDef:
-    from ._tools import ToolBuiltIn, ToolDef, tool
-
-    if isinstance(x, (ToolDef, ToolBuiltIn)):
-        return x  # type: ignore[return-value]
-    if callable(x):
-        return tool(x)
-    raise ConfigurationError(
-        f"{what} takes tools made with tool() (or plain functions), not {type(x).__name__}."
-    )
-
-
-def _tool_list(tools: Any) -> list[Any]:
-    if isinstance(tools, Mapping):
-        return list(tools.values())
-    if isinstance(tools, (str, bytes)) or not isinstance(tools, Iterable):
-        raise ConfigurationError(
-            f"Expected a list of tools made with tool(), not {type(tools).__name__}."
-        )
-    return list(tools)
+        clone = _shallow_copy(self)
+        for name, value in list(vars(clone).items()):
+            if isinstance(value, (list, dict, set)):
+                setattr(clone, name, _shallow_copy(value))
+        return clone
 
 
 def _show(writer: EchoWriter, piece: Any) -> None:
@@ -600,14 +396,3 @@ def _show(writer: EchoWriter, piece: Any) -> None:
         writer.tool_request(piece)
     elif isinstance(piece, ContentToolResult):
         writer.tool_result(piece)
-
-
-def _warn_tool_errors(failed: list[tuple[ContentToolRequest, ContentToolResult]]) -> None:
-    """One warning listing the tool calls that failed (R: ``warn_tool_errors()``)."""
-    n = len(failed)
-    lines = [f"Failed to evaluate {n} tool call{'s' if n > 1 else ''}."]
-    for request, result in failed[:3]:
-        lines.append(f"x [{request.name or 'unknown_tool'} ({request.id})]: {result.error}")
-    if n > 3:
-        lines.append(f"... and {n - 3} more.")
-    warnings.warn("\n".join(lines), UserWarning, stacklevel=_caller_stacklevel())

@@ -2,7 +2,42 @@
 
 Every error carries the provider name, the HTTP status, the server's own
 message and request id where there is one; none of them ever carries a
-credential.
+credential. The tree (classes defined elsewhere say where)::
+
+    EllmerError
+    +-- ConfigurationError (ValueError): an argument or setting cannot be used
+    |   +-- MissingCredentialsError: no key found for a provider that needs one
+    +-- DeprecatedArgumentError (TypeError): an argument R's ellmer deprecated
+    |   (``api_key``) was passed
+    +-- ModelLimitationError: the model cannot take what the chat asks (a system
+    |   prompt, tools, structured output, an image, a PDF), before any request
+    |   or when the server says so
+    +-- TransportError: the request could not be completed at the network level
+    |   (refused, DNS, TLS, too many retries)
+    |   +-- RequestTimeoutError: no connection, or no answer, within the timeout
+    |   +-- RequestCancelled (_scope): its scope was cancelled (an async task
+    |   |   cancelled, a parallel run stopped) before or while it was sent
+    |   +-- ConnectionCutError (also a StreamError): the connection closed
+    |       before the answer was complete
+    +-- HTTPStatusError: the server answered with an error status (any other)
+    |   +-- BadRequestError: 400, 422 or another 4xx: the request was rejected
+    |   +-- AuthenticationError: 401 or 403: the key is missing, wrong or not
+    |   |   allowed
+    |   +-- PaymentRequiredError: 402: the account has no credits left
+    |   +-- NotFoundError: 404: no such endpoint or model
+    |   +-- RateLimitError: 429, still after retrying (``retry_after``)
+    |   +-- ServerError: 5xx, still after retrying
+    +-- StreamError: a streamed answer could not be read to its end
+    |   +-- MalformedResponseError: JSON or SSE that cannot be parsed
+    |   +-- StreamErrorEvent: the server sent an error event mid-stream
+    |   +-- ConnectionCutError (also a TransportError; see above)
+    +-- ToolError: a tool could not be called (an async tool in ``chat()``)
+    |   +-- ToolReject (_tools): raised in a tool or an ``on_tool_request``
+    |       callback to refuse the call; the model reads the reason
+    +-- StructuredOutputError (ValueError; _structured): a structured answer
+    |   was cut off, is not JSON, or does not fit the type
+    +-- ParallelChatError (_parallel): ``on_error="stop"`` and a prompt failed;
+        carries the results so far
 """
 
 from __future__ import annotations

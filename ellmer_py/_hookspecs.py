@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from ._registry import ProtocolSpec, ProviderSpec
+    from ._specs import ProtocolSpec, ProviderSpec
 
 __all__ = [
     "PROJECT_NAME",

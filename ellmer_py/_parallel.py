@@ -24,7 +24,6 @@ at once. Ctrl-C ends the requests in flight and raises KeyboardInterrupt.
 
 from __future__ import annotations
 
-import copy
 import sys
 import threading
 import time
@@ -71,13 +70,9 @@ def fork_chat(chat: Chat) -> Chat:
 
     Same provider (and connection pool), system prompt, echo, tools and
     callbacks; the turns, tools and callbacks are copied, so changing one
-    chat never changes the other.
+    chat never changes the other. (``Chat.copy()``.)
     """
-    clone = copy.copy(chat)
-    for name, value in list(vars(clone).items()):
-        if isinstance(value, (list, dict, set)):
-            setattr(clone, name, copy.copy(value))
-    return clone
+    return chat.copy()
 
 
 # -- the outcome of one prompt ---------------------------------------------------------

@@ -23,6 +23,7 @@ from attrs import evolve, frozen
 
 from ._content import Content, ContentJson, ContentText
 from ._errors import EllmerError
+from ._protocols._schema import as_json_schema
 from ._turn import AssistantTurn
 from ._types import (
     Type,
@@ -31,12 +32,11 @@ from ._types import (
     TypeEnum,
     TypeJsonSchema,
     TypeObject,
-    as_json_schema,
     as_type,
     fields_of,
     is_optional,
-    validate,
 )
+from ._validate import validate
 
 if TYPE_CHECKING:
     import cattrs

@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Literal, Protocol
 
 from attrs import evolve, frozen
 
-from ._turn import AssistantPartialTurn, AssistantTurn, Tokens
+from ._errors import ConfigurationError
+from ._turn import AssistantPartialTurn, AssistantTurn, Tokens, Turn
 
-if TYPE_CHECKING:
-    from ._provider import Provider
-
-__all__ = ["Price", "PriceSource", "account_turn", "token_cost", "token_usage"]
+__all__ = [
+    "Price",
+    "PriceSource",
+    "PricedModel",
+    "account_turn",
+    "token_cost",
+    "token_usage",
+    "tokens_by_turn",
+    "total_tokens",
+    "turns_cost",
+]
 
 
 @frozen
@@ -45,6 +53,22 @@ def token_cost(tokens: Tokens, price: Price) -> float:
     ) / 1e6
 
 
+class PricedModel(Protocol):
+    """What pricing needs of a provider: its name, its model and its price source.
+
+    ``Provider`` has these; typing against them keeps this module free of it.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def prices(self) -> PriceSource | None: ...
+
+
 class PriceSource(Protocol):
     """Where a provider finds the price of its model.
 
@@ -55,8 +79,13 @@ class PriceSource(Protocol):
     prices whole answers (for charges the token counts don't show).
     """
 
-    def price(self, provider: Provider, headers: Mapping[str, str]) -> Price | None:
-        """The price of ``provider.model`` for the answer that came with ``headers``."""
+    def price(self, provider: Any, headers: Mapping[str, str]) -> Price | None:
+        """The price of ``provider.model`` for the answer that came with ``headers``.
+
+        ``provider`` is the ``Provider`` asking. It is typed ``Any`` so that a
+        source may annotate it as ``Provider``: a :class:`PricedModel`
+        parameter would refuse that (parameters are contravariant).
+        """
         ...
 
 
@@ -120,7 +149,7 @@ def _local_token_usage() -> Iterator[None]:
         _usage = old
 
 
-def _price_of(provider: Provider, headers: Mapping[str, str]) -> Price | None:
+def _price_of(provider: PricedModel, headers: Mapping[str, str]) -> Price | None:
     source: PriceSource | None = getattr(provider, "prices", None)
     if source is None:
         return None
@@ -135,7 +164,9 @@ def _price_of(provider: Provider, headers: Mapping[str, str]) -> Price | None:
         return None
 
 
-def _cost_of(provider: Provider, turn: AssistantTurn, headers: Mapping[str, str]) -> float | None:
+def _cost_of(
+    provider: PricedModel, turn: AssistantTurn, headers: Mapping[str, str]
+) -> float | None:
     """The cost of an answer: the price source's own ``cost()`` if it has one, else tokens x price.
 
     A price source with ``cost(provider, turn, headers)`` can charge what
@@ -154,7 +185,7 @@ def _cost_of(provider: Provider, turn: AssistantTurn, headers: Mapping[str, str]
 
 
 def account_turn(
-    provider: Provider, turn: AssistantTurn, headers: Mapping[str, str]
+    provider: PricedModel, turn: AssistantTurn, headers: Mapping[str, str]
 ) -> AssistantTurn:
     """Price a complete answer and add it to the session's usage log.
 
@@ -170,3 +201,44 @@ def account_turn(
             turn = evolve(turn, cost=cost)
     _usage.add(provider.name, provider.model, turn.tokens or Tokens(), turn.cost)
     return turn
+
+
+# -- a conversation's tokens and cost (Chat's get_tokens(), get_cost()) -------------------
+
+
+def total_tokens(turns: Iterable[Turn]) -> Tokens:
+    """The tokens of all the assistant turns, summed."""
+    total = Tokens()
+    for turn in turns:
+        if isinstance(turn, AssistantTurn) and turn.tokens is not None:
+            total = total + turn.tokens
+    return total
+
+
+def tokens_by_turn(turns: Iterable[Turn]) -> list[dict[str, Any]]:
+    """Tokens of each assistant turn: input, output, cached input, cost (R: ``$get_tokens()``)."""
+    rows = []
+    for turn in turns:
+        if isinstance(turn, AssistantTurn):
+            tokens = turn.tokens or Tokens()
+            rows.append(
+                {
+                    "role": turn.role,
+                    "input": tokens.input,
+                    "output": tokens.output,
+                    "cached_input": tokens.cached_input,
+                    "cost": turn.cost,
+                }
+            )
+    return rows
+
+
+def turns_cost(turns: Iterable[Turn], include: Literal["all", "last"] = "all") -> float | None:
+    """The cost of all the answers, or of the last one; None where unknown (R: ``$get_cost()``)."""
+    answers = [t for t in turns if isinstance(t, AssistantTurn)]
+    if include == "last":
+        answers = answers[-1:]
+    elif include != "all":
+        raise ConfigurationError(f"include must be 'all' or 'last', not {include!r}.")
+    costs = [t.cost for t in answers if t.cost is not None]
+    return sum(costs) if costs else None

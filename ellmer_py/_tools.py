@@ -2,48 +2,33 @@
 
 ``tool(func, description)`` describes a function to the model; without
 ``arguments=`` the JSON schema comes from the signature, the type hints and
-the docstring (Google, NumPy or Sphinx style). ``invoke_tool()`` runs one
-``ContentToolRequest`` and always returns a ``ContentToolResult``: an
-unknown tool, arguments that are not valid JSON or do not fit the schema, a
-tool that raises, and a rejected call all become error results the model
-reads, as ellmer does.
+the docstring (Google, NumPy or Sphinx style). ``ToolBuiltIn`` is a tool the
+provider runs. Running a tool the model asked for is ellmer_py._invoke's job.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from attrs import Factory, evolve, field, frozen
 
-from ._content import ContentToolRequest, ContentToolResult
+from ._docstrings import docstring_params, docstring_summary
 from ._errors import ConfigurationError, ToolError
-from ._types import (
-    _MISSING,
-    Type,
-    TypeIgnore,
-    TypeObject,
-    as_json_schema,
-    as_type,
-    docstring_params,
-    docstring_summary,
-    is_optional,
-    json_type_name,
-    validate,
-)
+from ._protocols._schema import as_json_schema
+from ._types import _MISSING, Type, TypeIgnore, TypeObject, as_type, is_optional
 
 __all__ = [
     "ToolBuiltIn",
     "ToolDef",
     "ToolReject",
-    "invoke_tool",
-    "invoke_tools",
+    "as_tool",
     "tool",
     "tool_annotations",
+    "tool_list",
     "tool_reject",
 ]
 
@@ -326,92 +311,6 @@ def _check_names(name: str, properties: Mapping[str, Type], signature: inspect.S
         )
 
 
-# -- running tools ----------------------------------------------------------------------
-
-
-class _ArgumentError(Exception):
-    """The model's arguments cannot be used: the message is what the model reads."""
-
-
-def _error(request: ContentToolRequest, message: str) -> ContentToolResult:
-    return ContentToolResult(id=request.id, error=message)
-
-
-def _preview(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _prepare(tool_: ToolDef, args: dict[str, Any]) -> dict[str, Any]:
-    """Check the model's arguments against the schema and convert them.
-
-    (R: ``tool_request_args()``.)
-    """
-    properties = tool_.arguments.properties
-    extra = [k for k in args if k not in properties]
-    if extra:
-        s = "s" if len(extra) > 1 else ""
-        raise _ArgumentError(f"Unused argument{s}: {', '.join(extra)}")
-    problems = validate(args, as_json_schema(tool_.arguments, _nullable=True))
-    if problems:
-        raise _ArgumentError("Invalid arguments: " + "; ".join(problems))
-    params = {p.name: p for p in _parameters(tool_.signature)} if tool_.signature else {}
-    out: dict[str, Any] = {}
-    for key, value in args.items():
-        param = params.get(key)
-        if value is None and param is not None and param.default is not inspect.Parameter.empty:
-            continue  # null means "use the default", as ellmer drops NULL arguments
-        out[key] = value
-    for key, param in params.items():
-        if (
-            key not in out
-            and key in properties
-            and param.default is inspect.Parameter.empty
-            and is_optional(tool_.hints.get(key, Any))
-        ):
-            out[key] = None
-    from ._structured import StructureError, structure
-
-    for key, value in list(out.items()):
-        hint = tool_.hints.get(key)
-        if hint is None or hint is Any:
-            continue
-        try:
-            out[key] = structure(value, hint)
-        except StructureError as exc:
-            raise _ArgumentError(f"Invalid argument {key}: {exc}") from None
-    return out
-
-
-def _call(tool_: ToolDef, kwargs: dict[str, Any]) -> Any:
-    """Call the function; positional-only parameters are passed by position."""
-    signature = tool_.signature
-    if signature is None:
-        return tool_.func(**kwargs)
-    positional: list[Any] = []
-    for param in signature.parameters.values():
-        if param.kind is inspect.Parameter.POSITIONAL_ONLY and param.name in kwargs:
-            positional.append(kwargs.pop(param.name))
-        elif param.kind is inspect.Parameter.POSITIONAL_ONLY:
-            break
-    try:
-        signature.bind(*positional, **kwargs)
-    except TypeError as exc:
-        raise _ArgumentError(f"Invalid arguments: {exc}") from None
-    return tool_.func(*positional, **kwargs)
-
-
-def _json_ready(value: Any) -> Any:
-    """The tool's value as plain JSON data (dataclasses, attrs classes and enums unstructured)."""
-    try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError):
-        pass
-    from ._structured import converter
-
-    unstructured = converter().unstructure(value)
-    return json.loads(json.dumps(unstructured))
-
-
 def _as_dict(value: Mapping[str, Any]) -> dict[str, Any]:
     return dict(value)
 
@@ -431,79 +330,23 @@ class ToolBuiltIn:
     annotations: Mapping[str, Any] = field(factory=dict, converter=_as_dict)
 
 
-def invoke_tool(
-    tool_: ToolDef | ToolBuiltIn | None, request: ContentToolRequest
-) -> ContentToolResult:
-    """Run one tool request; any failure becomes an error result (R: ``invoke_tool()``).
-
-    ``tool_`` is None when the model asked for a tool that is not
-    registered. A ``ToolReject`` raised by the tool gives "Tool call
-    rejected. ..."; an async tool in a synchronous chat raises ToolError.
-    """
-    if tool_ is None:
-        return _error(request, f"Unknown tool {request.name!r}.")
-    if isinstance(tool_, ToolBuiltIn):
-        return _error(request, f"{request.name!r} is run by the provider, not locally.")
-    args = request.arguments
-    if isinstance(args, str):
-        return _error(
-            request, f"The arguments are not valid JSON: {_preview(args)}; send a JSON object."
-        )
-    if not isinstance(args, dict):
-        return _error(
-            request, f"The arguments must be a JSON object, not a JSON {json_type_name(args)}."
-        )
-    try:
-        kwargs = _prepare(tool_, args) if tool_.convert else dict(args)
-        value = _call(tool_, kwargs)
-    except _ArgumentError as exc:
-        return _error(request, str(exc))
-    except ToolReject as exc:
-        return _error(request, str(exc))
-    except Exception as exc:
-        text = str(exc)
-        return _error(request, f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
-    if inspect.isawaitable(value):
-        close = getattr(value, "close", None)
-        if close is not None:
-            close()  # never awaited: close it so Python does not warn
-        raise ToolError(
-            f"The tool {tool_.name}() is async: it cannot run in chat() or stream(); use the "
-            "async methods (chat_async(), stream_async()) instead."
-        )
-    if isinstance(value, ContentToolResult):
-        return evolve(value, id=request.id)
-    try:
-        return ContentToolResult(id=request.id, value=_json_ready(value))
-    except (TypeError, ValueError):
-        return _error(
-            request,
-            f"The tool returned a {type(value).__name__}, which cannot be sent as JSON; return "
-            "a string or JSON-ready data.",
-        )
+def as_tool(x: Any, what: str) -> ToolDef:
+    """``x`` as a tool: a ToolDef or ToolBuiltIn as it is, a plain function through ``tool()``."""
+    if isinstance(x, (ToolDef, ToolBuiltIn)):
+        return x  # type: ignore[return-value]
+    if callable(x):
+        return tool(x)
+    raise ConfigurationError(
+        f"{what} takes tools made with tool() (or plain functions), not {type(x).__name__}."
+    )
 
 
-def invoke_tools(
-    requests: list[ContentToolRequest],
-    tools: Mapping[str, ToolDef],
-    on_request: Callable[[ContentToolRequest], None] | None = None,
-    on_result: Callable[[ContentToolResult], None] | None = None,
-) -> Iterator[ContentToolRequest | ContentToolResult]:
-    """Run each request in order; yield the request, then its result (R: ``invoke_tools()``).
-
-    ``on_request`` may raise ToolReject: the call is skipped and the result
-    says why. Any other exception from a callback propagates.
-    """
-    for request in requests:
-        yield request
-        result: ContentToolResult | None = None
-        if on_request is not None:
-            try:
-                on_request(request)
-            except ToolReject as exc:
-                result = _error(request, str(exc))
-        if result is None:
-            result = invoke_tool(tools.get(request.name), request)
-        if on_result is not None:
-            on_result(result)
-        yield result
+def tool_list(tools: Any) -> list[Any]:
+    """The tools of a list (or of a dict's values); a clear error for anything else."""
+    if isinstance(tools, Mapping):
+        return list(tools.values())
+    if isinstance(tools, (str, bytes)) or not isinstance(tools, Iterable):
+        raise ConfigurationError(
+            f"Expected a list of tools made with tool(), not {type(tools).__name__}."
+        )
+    return list(tools)

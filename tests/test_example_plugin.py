@@ -7,7 +7,9 @@ environment under ``tmp_path`` that sees the running environment's packages
 anything, and then, in that environment's own Python:
 
 - ``chat("example/some-model", ...)`` talks to a fake server;
-- ``python -m ellmer_py.conformance example`` exits 0 with every check PASS;
+- ``python -m ellmer_py.conformance example`` exits 0 with every check PASS,
+  its own protocol (``example-chat``, added through the protocol hook) tested
+  by the fake the plugin names;
 
 all without any change to ellmer-py. ``pip install --no-deps
 --no-build-isolation --no-index`` is used when the running environment can
@@ -172,7 +174,7 @@ CHAT_SCRIPT = textwrap.dedent(
     from importlib.metadata import distribution, entry_points
 
     import ellmer_py_example
-    from ellmer_py import chat, list_providers
+    from ellmer_py import chat, get_protocol_spec, list_protocols, list_providers
     from ellmer_py.conformance import FakeServer, Reply
 
     found = [ep for ep in entry_points(group="ellmer_py") if ep.name == "example"]
@@ -190,6 +192,8 @@ CHAT_SCRIPT = textwrap.dedent(
         "distribution": distribution("ellmer-py-example").metadata["Name"],
         "entry_point": [(ep.value, ep.dist.name if ep.dist else None) for ep in found],
         "example_registered": "example" in list_providers(),
+        "protocol_registered": "example-chat" in list_protocols(),
+        "protocol_fake": get_protocol_spec("example-chat").fake,
         "module_file": ellmer_py_example.__file__,
         "answer": answer,
         "tokens": made.get_tokens()[0]["input"],
@@ -217,9 +221,11 @@ def test_the_example_plugin_works_and_conforms_once_installed(
         "distribution": DIST_NAME,
         "entry_point": [[MODULE, DIST_NAME]],
         "example_registered": True,
+        "protocol_registered": True,
+        "protocol_fake": "ellmer_py_example:FAKE",
         "answer": "Hi from the plugin.",
         "tokens": 9,
-        "path": "/v1/chat/completions",
+        "path": "/v1/generate",
         "model": "some-model",
         "authorization": "Bearer example-key",
     }

@@ -45,8 +45,8 @@ from ellmer_py import (
     type_number,
     type_string,
 )
+from ellmer_py._invoke import invoke_tool, invoke_tools
 from ellmer_py._protocols.openai_chat import OpenAIChat
-from ellmer_py._tools import invoke_tool, invoke_tools
 from ellmer_py.conformance.fake_server import FakeServer, RecordedRequest, Reply, sse_data
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "hf-router"
@@ -740,6 +740,20 @@ def test_a_failing_callback_stops_the_chat_and_the_next_call_answers_the_danglin
     assert chat.get_turns()[2].contents[0] == ContentToolResult(
         "c1", error="Chat ended before the tool could be invoked."
     )
+
+
+def test_a_tool_result_the_caller_sends_is_not_answered_twice(srv: FakeServer) -> None:
+    chat = hf(srv)
+    srv.enqueue(calls_answer(call("c1", "square_root", '{"number": 9}'), call("c2", "f", "{}")))
+    chat.chat("root 9")
+    srv.enqueue(text_answer("3 it is."))
+    assert chat.chat(ContentToolResult("c1", value=3)) == "3 it is."
+    assert messages(srv.requests[1])[2:] == [
+        tool_message(
+            "c2", "Tool calling failed with error Chat ended before the tool could be invoked."
+        ),
+        tool_message("c1", "3"),
+    ]
 
 
 def test_without_tools_tool_calls_are_left_for_the_caller(srv: FakeServer) -> None:

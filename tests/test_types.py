@@ -38,13 +38,10 @@ from ellmer_py import (
     type_object,
     type_string,
 )
-from ellmer_py._types import (
-    as_json_schema,
-    as_type,
-    docstring_params,
-    docstring_summary,
-    validate,
-)
+from ellmer_py._docstrings import docstring_params, docstring_summary
+from ellmer_py._protocols._schema import as_json_schema
+from ellmer_py._types import as_type
+from ellmer_py._validate import validate
 
 # -- type_*() ---------------------------------------------------------------------------
 

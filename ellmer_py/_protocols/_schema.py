@@ -1,10 +1,11 @@
-"""JSON Schema from the type system, in each protocol's dialect.
+"""JSON Schema from the type system, in each protocol's dialect: the one writer.
 
-The type system (ellmer_py._types) describes data; this module writes it as
-JSON Schema. ``"plain"`` is the neutral schema (Anthropic, Bedrock);
-``"openai-strict"`` is OpenAI's strict form (R: the ``ProviderOpenAICompatible``
-method for ``TypeObject``): every property listed as required, the optional
-ones nullable, and ``additional_properties`` refused.
+The type system (ellmer_py._types, its classes in ellmer_py._type_classes)
+describes data; this module, and only this module, writes it as JSON Schema.
+``"plain"`` is the neutral schema (Anthropic, Bedrock); ``"openai-strict"``
+is OpenAI's strict form (R: the ``ProviderOpenAICompatible`` method for
+``TypeObject``): every property listed as required, the optional ones
+nullable, and ``additional_properties`` refused.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from .._errors import ConfigurationError
-from .._types import (
+from .._type_classes import (
     Type,
     TypeArray,
     TypeBasic,
@@ -22,7 +23,7 @@ from .._types import (
     TypeObject,
 )
 
-__all__ = ["Dialect", "json_schema", "plain_schema", "strict_schema"]
+__all__ = ["Dialect", "as_json_schema", "json_schema", "plain_schema", "strict_schema"]
 
 Dialect = Literal["plain", "openai-strict"]
 
@@ -32,6 +33,15 @@ def json_schema(
 ) -> dict[str, Any]:
     """The JSON schema for ``type_`` in ``dialect``; ``nullable`` lets optional fields be null."""
     return _schema(type_, dialect == "openai-strict", nullable)
+
+
+def as_json_schema(type_: Type, *, strict: bool = False, _nullable: bool = False) -> dict[str, Any]:
+    """The JSON schema for a type (R: ``as_json()`` of a ``Type``).
+
+    The neutral schema; ``strict=True`` gives OpenAI's strict dialect.
+    ``_nullable`` lets optional properties be null (for checking answers).
+    """
+    return _schema(type_, strict, _nullable)
 
 
 def plain_schema(type_: Type) -> dict[str, Any]:

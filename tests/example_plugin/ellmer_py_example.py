@@ -8,6 +8,11 @@ takes the arguments every constructor shares (``system_prompt``, ``params``,
 that hands the spec to the registry. It imports only ``ellmer_py.plugin``,
 the public API for provider packages. The package's pyproject declares this
 module under the ``ellmer_py`` entry-point group; nothing in ellmer-py changes.
+
+It also adds a wire protocol of its own, ``"example-chat"`` (chat completions
+served at ``POST generate``), through the ``ellmer_py_register_protocols``
+hook, naming the conformance fake that tests it: a third party adds a
+protocol the same way, without touching the core.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from ellmer_py.plugin import (
     ModelLimitation,
     OpenAIChat,
     Params,
+    ProtocolSpec,
     ProviderSpec,
     SystemPromptFallback,
     build_chat,
@@ -32,7 +38,7 @@ from ellmer_py.plugin import (
     reject_api_key,
 )
 
-__all__ = ["chat_example"]
+__all__ = ["FAKE", "ExampleChat", "chat_example"]
 
 DEFAULT_BASE_URL = "https://api.example.invalid/v1"
 DEFAULT_MODEL = "example-large"
@@ -46,6 +52,28 @@ LIMITATIONS = (
         example="example-tiny-1",
     ),
 )
+
+
+class ExampleChat(OpenAIChat):
+    """The Example API's wire protocol: chat completions, at ``POST generate``."""
+
+    name = "example-chat"
+
+    def chat_path(self) -> str:
+        """The Example API's chat endpoint, below the base URL."""
+        return "generate"
+
+
+def _fake() -> Any:
+    """The protocol's conformance fake: the chat-completions one, under this protocol's name."""
+    from ellmer_py.conformance.openai_chat import OpenAIChatFake
+
+    fake = OpenAIChatFake()
+    fake.name = ExampleChat.name
+    return fake
+
+
+FAKE = _fake()
 
 
 def chat_example(
@@ -75,7 +103,7 @@ def chat_example(
         name="Example",
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
-        protocol=OpenAIChat(),  # the OpenAI chat-completions wire format, PARAM_NAMES mapping
+        protocol=ExampleChat(),  # chat completions (PARAM_NAMES mapping) at POST generate
         default_credentials=env_credentials("Example", ENV),
         limitations=LIMITATIONS,
     )
@@ -84,7 +112,7 @@ def chat_example(
 SPEC = ProviderSpec(
     name="example",
     chat_function=chat_example,
-    protocol="openai-chat",
+    protocol=ExampleChat.name,
     default_base_url=DEFAULT_BASE_URL,
     default_model=DEFAULT_MODEL,
     credential_sources=ENV,
@@ -100,3 +128,16 @@ SPEC = ProviderSpec(
 def ellmer_py_register_providers(register: Callable[[ProviderSpec], None]) -> None:
     """Register chat_example with ellmer-py."""
     register(SPEC)
+
+
+@hookimpl
+def ellmer_py_register_protocols(register: Callable[[ProtocolSpec], None]) -> None:
+    """Register the example-chat protocol and its conformance fake."""
+    register(
+        ProtocolSpec(
+            name=ExampleChat.name,
+            factory=ExampleChat,
+            fake="ellmer_py_example:FAKE",
+            description="chat completions at POST generate",
+        )
+    )

@@ -1,0 +1,170 @@
+"""Chat's tools: registering them, the callbacks around them, and the tool loop.
+
+(R: ``$register_tool()``, ``$on_tool_request()`` and the loop of
+``chat_impl``.) ``ChatToolsMixin`` is a base class of ``Chat``; running one
+tool is ellmer_py._invoke's job, one round trip ellmer_py._exchange's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ._content import ContentText, ContentToolRequest, ContentToolResult
+from ._errors import ConfigurationError
+from ._turn import AssistantPartialTurn, AssistantTurn, Turn, UserTurn
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ._provider import Provider
+    from ._tools import ToolDef
+
+__all__ = ["ChatToolsMixin"]
+
+
+class ChatToolsMixin:
+    """The tool methods of ``Chat``; ``Chat`` sets the attributes and sends the turns."""
+
+    _provider: Provider
+    _turns: list[Turn]
+    _tools: dict[str, ToolDef]
+    _on_tool_request: dict[int, Callable[[Any], Any]]
+    _on_tool_result: dict[int, Callable[[Any], Any]]
+    _callback_id: int
+
+    def register_tool(self, tool: ToolDef | Callable[..., Any]) -> Self:
+        """Let the model call a tool (R: ``$register_tool()``).
+
+        ``tool`` is made with ``tool()``; a plain function is wrapped with
+        ``tool(func)``, which reads its type hints and docstring. A tool with
+        the same name is replaced. A model with a declared ``"tools"``
+        limitation raises ModelLimitationError (also at request time, after
+        ``set_model()``).
+        """
+        from ._tools import as_tool
+
+        tool_def = as_tool(tool, "register_tool()")
+        self._provider.refuse("tools")
+        self._tools[tool_def.name] = tool_def
+        return self
+
+    def register_tools(self, tools: Iterable[ToolDef | Callable[..., Any]]) -> Self:
+        """Register several tools (R: ``$register_tools()``)."""
+        from ._tools import as_tool, tool_list
+
+        checked = [as_tool(t, "register_tools()") for t in tool_list(tools)]
+        if checked:
+            self._provider.refuse("tools")
+        for tool_def in checked:
+            self._tools[tool_def.name] = tool_def
+        return self
+
+    def get_tools(self) -> list[ToolDef]:
+        """The registered tools, in the order they were registered (R: ``$get_tools()``)."""
+        return list(self._tools.values())
+
+    def set_tools(self, tools: Iterable[ToolDef | Callable[..., Any]]) -> Self:
+        """Replace all the registered tools (R: ``$set_tools()``); ``[]`` removes them."""
+        from ._tools import as_tool, tool_list
+
+        checked = [as_tool(t, "set_tools()") for t in tool_list(tools)]
+        if checked:
+            self._provider.refuse("tools")
+        self._tools = {t.name: t for t in checked}
+        return self
+
+    def on_tool_request(self, callback: Callable[[ContentToolRequest], Any]) -> Callable[[], None]:
+        """Call ``callback(request)`` before each tool runs (R: ``$on_tool_request()``).
+
+        The callback may raise ``ToolReject`` (``tool_reject()``) to refuse
+        the call; the model is then told why. Returns a function that
+        removes the callback. Later callbacks run first, as in ellmer.
+        """
+        return self._add_callback(self._on_tool_request, callback, "on_tool_request()")
+
+    def on_tool_result(self, callback: Callable[[ContentToolResult], Any]) -> Callable[[], None]:
+        """Call ``callback(result)`` after each tool runs (R: ``$on_tool_result()``).
+
+        Returns a function that removes the callback.
+        """
+        return self._add_callback(self._on_tool_result, callback, "on_tool_result()")
+
+    def _add_callback(
+        self, registry: dict[int, Callable[[Any], Any]], callback: Callable[[Any], Any], what: str
+    ) -> Callable[[], None]:
+        if not callable(callback):
+            raise ConfigurationError(f"{what} needs a function, not {type(callback).__name__}.")
+        self._callback_id += 1
+        key = self._callback_id
+        registry[key] = callback
+
+        def remove() -> None:
+            registry.pop(key, None)
+
+        return remove
+
+    def _run_callbacks(self, registry: dict[int, Callable[[Any], Any]], value: Any) -> None:
+        for key in sorted(registry, reverse=True):
+            callback = registry.get(key)
+            if callback is not None:
+                callback(value)
+
+    def _submit(self, user: UserTurn, *, stream: bool, contents: bool) -> Iterator[Any]:
+        """Send one request and record the user turn and the answer (``Chat`` defines it)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _chat_impl(
+        self, user: UserTurn, *, stream: bool, contents: bool, warn: bool
+    ) -> Iterator[Any]:
+        """The tool loop (R: ``chat_impl``): send, run the tools asked for, send the results.
+
+        Yields text (or Content pieces) of every answer; a newline separates
+        the text of one answer from the next. Stops at an answer without tool
+        calls, or at a partial one.
+        """
+        failed: list[tuple[ContentToolRequest, ContentToolResult]] = []
+        text_open = False  # the text so far does not end a line
+        while True:
+            last: str | None = None  # the answer's last text piece
+            for piece in self._submit(user, stream=stream, contents=contents):
+                if type(piece) is str:  # the hot path: plain streamed text
+                    if last is None and text_open:
+                        yield "\n"
+                    last = piece
+                elif isinstance(piece, ContentText):
+                    if last is None and text_open:
+                        yield ContentText("\n")
+                    last = piece.text
+                yield piece
+            if last is not None:
+                text_open = not last.endswith("\n")
+            turn = self._turns[-1]
+            if isinstance(turn, AssistantPartialTurn) or not isinstance(turn, AssistantTurn):
+                break
+            requests = [c for c in turn.contents if isinstance(c, ContentToolRequest)]
+            if not requests or not self._tools:
+                break  # without registered tools, tool calls are left for the caller
+            from ._invoke import invoke_tools
+
+            results: list[ContentToolResult] = []
+            by_id = {r.id: r for r in requests}
+            steps = invoke_tools(
+                requests,
+                self._tools,
+                lambda r: self._run_callbacks(self._on_tool_request, r),
+                lambda r: self._run_callbacks(self._on_tool_result, r),
+            )
+            for step in steps:
+                if isinstance(step, ContentToolResult):
+                    results.append(step)
+                    if step.error is not None:
+                        failed.append((by_id[step.id], step))
+                if contents:
+                    text_open = False  # tool lines end the line
+                    yield step
+            user = UserTurn(results)
+        if warn and failed:
+            from ._invoke import warn_tool_errors
+
+            warn_tool_errors(failed)
