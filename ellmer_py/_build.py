@@ -114,6 +114,22 @@ def with_defaults(defaults: Mapping[str, str], headers: Mapping[str, str] | None
     return {**{k: v for k, v in defaults.items() if k.lower() not in given}, **headers}
 
 
+def _protocol(protocol: WireProtocol | str | None) -> WireProtocol:
+    """The protocol object: given, or made from a registered protocol's name, or chat completions.
+
+    A name is looked up in the registry (``ellmer_py_register_protocols``), so a
+    provider can speak a protocol another plugin brings.
+    """
+    if protocol is None:
+        return OpenAIChat()
+    if isinstance(protocol, str):
+        from ._registry import get_protocol_spec
+
+        made: WireProtocol = get_protocol_spec(protocol).factory()
+        return made
+    return protocol
+
+
 def _no_credentials() -> CredentialValue:
     return {}
 
@@ -125,7 +141,7 @@ def build_chat(
     name: str,
     model: str,
     base_url: str,
-    protocol: WireProtocol | None = None,
+    protocol: WireProtocol | str | None = None,
     credentials: Credentials | None = None,
     default_credentials: Credentials | None = None,
     params: Params | None = None,
@@ -151,8 +167,9 @@ def build_chat(
     request; without it ``default_credentials`` is used (usually
     ``env_credentials(...)``, read at request time); with neither, requests
     carry no authentication. A key goes in ``auth_header`` after
-    ``auth_prefix``. ``name`` is the provider's display name (in errors and
-    ``repr``); ``limitations`` are the models' known limitations,
+    ``auth_prefix``. ``protocol`` is a protocol object, or the name of a
+    registered protocol (made with its defaults). ``name`` is the provider's
+    display name (in errors and ``repr``); ``limitations`` are the models' known limitations,
     ``url_params`` query parameters on every request, ``prices`` where
     answers get their cost; ``auth`` replaces the key-in-a-header scheme
     (request signing). ``args`` carries the shared arguments at once (see
@@ -182,7 +199,7 @@ def build_chat(
         name=name,
         model=model,
         base_url=base_url,
-        protocol=protocol if protocol is not None else OpenAIChat(),
+        protocol=_protocol(protocol),
         params=params,
         api_args=api_args if api_args is not None else {},
         api_headers=api_headers if api_headers is not None else {},

@@ -457,3 +457,14 @@ def test_reload_plugins_reads_the_environment_again(monkeypatch: pytest.MonkeyPa
     assert list_providers() == ["openai_compatible"]  # loaded once, until reloaded
     reload_plugins()
     assert list_providers() == ["huggingface"]
+
+
+def test_build_chat_finds_a_protocol_by_its_registered_name() -> None:
+    from ellmer_py.plugin import AnthropicMessages, build_chat
+
+    made = build_chat(
+        "chat_x", name="X", model="m", base_url="http://127.0.0.1:9", protocol="anthropic-messages"
+    )
+    assert isinstance(made.get_provider().protocol, AnthropicMessages)
+    with pytest.raises(ConfigurationError, match="No wire protocol called 'nope'"):
+        build_chat("chat_x", name="X", model="m", base_url="http://127.0.0.1:9", protocol="nope")
