@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from copy import copy as _shallow_copy
 from typing import TYPE_CHECKING, Any, Literal, TextIO, TypeVar, overload
 
@@ -16,16 +16,11 @@ from ._content import (
     ContentToolRequest,
     ContentToolResult,
 )
-from ._echo import Echo, EchoWriter, resolve_echo
+from ._echo import Echo, EchoWriter, resolve_echo, showing_notices
 from ._errors import ConfigurationError, ModelLimitationError
 from ._provider import Provider, system_prompt_error
 from ._tokens import tokens_by_turn, total_tokens, turns_cost
-from ._turn import (
-    AssistantTurn,
-    SystemTurn,
-    Turn,
-    UserTurn,
-)
+from ._turn import AssistantTurn, SystemTurn, Turn, UserTurn, check_text, strings
 
 if TYPE_CHECKING:
     from ._structured import StructuredSpec
@@ -37,19 +32,6 @@ SystemPromptFallback = Literal["error", "merge"]
 _T = TypeVar("_T")
 
 
-def _user_turn(args: Sequence[str | Content | Turn]) -> UserTurn:
-    if len(args) == 1 and isinstance(args[0], UserTurn):
-        return args[0]
-    if not args:
-        raise ConfigurationError("chat() needs something to say: a string or Content objects.")
-    for arg in args:
-        if not isinstance(arg, (str, Content)):
-            raise ConfigurationError(
-                f"chat() takes strings and Content objects, not {type(arg).__name__}."
-            )
-    return UserTurn(args)  # type: ignore[arg-type]
-
-
 class Chat(ChatToolsMixin, AsyncChatMixin):
     """A conversation with one provider's model (R: ``Chat``).
 
@@ -57,7 +39,8 @@ class Chat(ChatToolsMixin, AsyncChatMixin):
     sends a message and records both turns, ``stream()`` yields the answer as
     it arrives. An answer cut short keeps what arrived as an
     ``AssistantPartialTurn``; a request that fails before any answer leaves
-    the turns as they were.
+    the turns as they were, except that results of tools that ran are kept
+    (they are sent before the next message).
     """
 
     def __init__(
@@ -109,6 +92,11 @@ class Chat(ChatToolsMixin, AsyncChatMixin):
 
     def set_turns(self, turns: Iterable[Turn]) -> Chat:
         """Replace the turns (R: ``$set_turns()``); a leading SystemTurn sets the system prompt."""
+        if isinstance(turns, (str, bytes, Turn, Mapping)) or not isinstance(turns, Iterable):
+            raise ConfigurationError(
+                "set_turns() takes a list of Turn objects ([] clears them), not "
+                f"{type(turns).__name__}."
+            )
         turns = list(turns)
         for turn in turns:
             if not isinstance(turn, Turn):
@@ -140,10 +128,9 @@ class Chat(ChatToolsMixin, AsyncChatMixin):
 
         A list of strings is joined with blank lines; None or "" clears it.
         """
-        if value is not None and not isinstance(value, str):
-            if not all(isinstance(v, str) for v in value):
-                raise ConfigurationError("system_prompt must be a string or a list of strings.")
-            value = "\n\n".join(value)
+        if value is not None:
+            value = "\n\n".join(strings(value, "system_prompt"))
+        check_text(value, "The system prompt")
         self._system_prompt = value or None
         return self
 
@@ -215,27 +202,6 @@ class Chat(ChatToolsMixin, AsyncChatMixin):
             if exc.feature != "system_prompt" or merge or self.system_prompt_fallback != "merge":
                 raise
             return send(self._request_turns(user, True))
-
-    def _next_user_turn(self, args: Sequence[str | Content], allow_empty: bool = False) -> UserTurn:
-        """The user turn to send; it first answers tool calls left without results.
-
-        (R: ``complete_dangling_tool_requests()``.) Such calls are left when a
-        stream was stopped or a callback failed before the tools ran; a call
-        the message itself answers (a ``ContentToolResult`` with its id) is
-        not answered twice.
-        """
-        user = UserTurn(()) if allow_empty and not args else _user_turn(args)
-        last = self._turns[-1] if self._turns else None
-        if isinstance(last, AssistantTurn):
-            answered = {c.id for c in user.contents if isinstance(c, ContentToolResult)}
-            dangling = [
-                ContentToolResult(id=c.id, error="Chat ended before the tool could be invoked.")
-                for c in last.contents
-                if isinstance(c, ContentToolRequest) and c.id not in answered
-            ]
-            if dangling:
-                user = UserTurn((*dangling, *user.contents))
-        return user
 
     def chat(self, *args: str | Content, echo: Echo | bool | None = None) -> str:
         """Send a message and return the answer's text (R: ``$chat()``).
@@ -344,8 +310,9 @@ class Chat(ChatToolsMixin, AsyncChatMixin):
         writer = EchoWriter(mode, self._echo_stream)
         writer.user(user.text)
         try:
-            for piece in run(True):
-                _show(writer, piece)
+            with showing_notices(writer):  # retry waits, between the pieces
+                for piece in run(True):
+                    _show(writer, piece)
         finally:
             writer.end()
 

@@ -1,18 +1,21 @@
 """Chat's tools: registering them, the callbacks around them, and the tool loop.
 
-(R: ``$register_tool()``, ``$on_tool_request()`` and the loop of
-``chat_impl``.) ``ChatToolsMixin`` is a base class of ``Chat``; running one
-tool is ellmer_py._invoke's job, one round trip ellmer_py._exchange's.
+(R: ``$register_tool()``, ``$on_tool_request()``, the loop of ``chat_impl``
+and ``complete_dangling_tool_requests()``.) ``ChatToolsMixin`` is a base
+class of ``Chat``; running one tool is ellmer_py._invoke's job, one round
+trip ellmer_py._exchange's. Results of tools that ran are never dropped:
+when the request carrying them fails (or the reader stops), they stay last
+in the turns, and the next message is sent after them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._content import ContentText, ContentToolRequest, ContentToolResult
+from ._content import Content, ContentText, ContentToolRequest, ContentToolResult
 from ._errors import ConfigurationError
-from ._turn import AssistantPartialTurn, AssistantTurn, Turn, UserTurn
+from ._turn import AssistantPartialTurn, AssistantTurn, Turn, UserTurn, user_turn
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -110,6 +113,35 @@ class ChatToolsMixin:
             if callback is not None:
                 callback(value)
 
+    def _next_user_turn(self, args: Sequence[str | Content], allow_empty: bool = False) -> UserTurn:
+        """The user turn to send; it first answers tool calls left without results.
+
+        (R: ``complete_dangling_tool_requests()``.) Such calls are left when a
+        stream was stopped or a callback failed before the tools ran; a call
+        already answered (by the message itself, a ``ContentToolResult`` with
+        its id, or by results kept from a request that failed) is not answered
+        twice.
+        """
+        user = UserTurn(()) if allow_empty and not args else user_turn(args)
+        start = len(self._turns)  # tool results kept after the last answer
+        while start and _only_results(self._turns[start - 1]):
+            start -= 1
+        last = self._turns[start - 1] if start else None
+        if not isinstance(last, AssistantTurn):
+            return user
+        answered = {
+            c.id
+            for turn in (*self._turns[start:], user)
+            for c in turn.contents
+            if isinstance(c, ContentToolResult)
+        }
+        dangling = [
+            ContentToolResult(id=c.id, error="Chat ended before the tool could be invoked.")
+            for c in last.contents
+            if isinstance(c, ContentToolRequest) and c.id not in answered
+        ]
+        return UserTurn((*dangling, *user.contents)) if dangling else user
+
     def _submit(self, user: UserTurn, *, stream: bool, contents: bool) -> Iterator[Any]:
         """Send one request and record the user turn and the answer (``Chat`` defines it)."""
         raise NotImplementedError  # pragma: no cover
@@ -125,46 +157,68 @@ class ChatToolsMixin:
         """
         failed: list[tuple[ContentToolRequest, ContentToolResult]] = []
         text_open = False  # the text so far does not end a line
-        while True:
-            last: str | None = None  # the answer's last text piece
-            for piece in self._submit(user, stream=stream, contents=contents):
-                if type(piece) is str:  # the hot path: plain streamed text
-                    if last is None and text_open:
-                        yield "\n"
-                    last = piece
-                elif isinstance(piece, ContentText):
-                    if last is None and text_open:
-                        yield ContentText("\n")
-                    last = piece.text
-                yield piece
-            if last is not None:
-                text_open = not last.endswith("\n")
-            turn = self._turns[-1]
-            if isinstance(turn, AssistantPartialTurn) or not isinstance(turn, AssistantTurn):
-                break
-            requests = [c for c in turn.contents if isinstance(c, ContentToolRequest)]
-            if not requests or not self._tools:
-                break  # without registered tools, tool calls are left for the caller
-            from ._invoke import invoke_tools
+        results: list[ContentToolResult] = []  # of tools that ran, not recorded yet
+        try:
+            while True:
+                last: str | None = None  # the answer's last text piece
+                before = len(self._turns)
+                try:
+                    for piece in self._submit(user, stream=stream, contents=contents):
+                        if type(piece) is str:  # the hot path: plain streamed text
+                            if last is None and text_open:
+                                yield "\n"
+                            last = piece
+                        elif isinstance(piece, ContentText):
+                            if last is None and text_open:
+                                yield ContentText("\n")
+                            last = piece.text
+                        yield piece
+                finally:
+                    if len(self._turns) != before:
+                        results = []  # recorded, with what arrived of the answer
+                if last is not None:
+                    text_open = not last.endswith("\n")
+                turn = self._turns[-1]
+                if isinstance(turn, AssistantPartialTurn) or not isinstance(turn, AssistantTurn):
+                    break
+                requests = [c for c in turn.contents if isinstance(c, ContentToolRequest)]
+                if not requests or not self._tools:
+                    break  # without registered tools, tool calls are left for the caller
+                from ._invoke import invoke_tools
 
-            results: list[ContentToolResult] = []
-            by_id = {r.id: r for r in requests}
-            steps = invoke_tools(
-                requests,
-                self._tools,
-                lambda r: self._run_callbacks(self._on_tool_request, r),
-                lambda r: self._run_callbacks(self._on_tool_result, r),
-            )
-            for step in steps:
-                if isinstance(step, ContentToolResult):
-                    results.append(step)
-                    if step.error is not None:
-                        failed.append((by_id[step.id], step))
-                if contents:
-                    text_open = False  # tool lines end the line
-                    yield step
-            user = UserTurn(results)
+                by_id = {r.id: r for r in requests}
+                steps = invoke_tools(
+                    requests,
+                    self._tools,
+                    lambda r: self._run_callbacks(self._on_tool_request, r),
+                    lambda r: self._run_callbacks(self._on_tool_result, r),
+                )
+                for step in steps:
+                    if isinstance(step, ContentToolResult):
+                        results.append(step)
+                        if step.error is not None:
+                            failed.append((by_id[step.id], step))
+                    if contents:
+                        text_open = False  # tool lines end the line
+                        yield step
+                user = UserTurn(results)
+        except BaseException:
+            if results:
+                # The tools ran (with their side effects) but the request carrying their
+                # results failed before any answer, or the caller stopped: the results stay,
+                # and are sent before the next message.
+                self._turns.append(UserTurn(results))
+            raise
         if warn and failed:
             from ._invoke import warn_tool_errors
 
             warn_tool_errors(failed)
+
+
+def _only_results(turn: Turn) -> bool:
+    """Whether ``turn`` is a user turn of tool results only (kept when their request failed)."""
+    return (
+        isinstance(turn, UserTurn)
+        and bool(turn.contents)
+        and all(isinstance(c, ContentToolResult) for c in turn.contents)
+    )

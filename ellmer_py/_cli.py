@@ -68,14 +68,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         kwargs["system_prompt"] = args.system_prompt
     if args.base_url:
         kwargs["base_url"] = args.base_url
+    conversation = None
     try:
         conversation = chat(name, **kwargs)
         conversation.chat(prompt)
-    except EllmerError as exc:
-        sys.stdout.flush()
-        print(f"ellmer-py: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("\nellmer-py: interrupted.", file=sys.stderr)
         return 130
+    except Exception as exc:  # ours, or a bug: either way one line, and no credential in it
+        sys.stdout.flush()
+        text = str(exc) if isinstance(exc, EllmerError) else f"{type(exc).__name__}: {exc}"
+        if conversation is not None:
+            text = conversation.get_provider().transport.secrets.redact(text)
+        if not isinstance(exc, EllmerError):
+            text = f"unexpected error (please report it): {text}"
+        print(f"ellmer-py: {text}", file=sys.stderr)
+        return 1
     return 0

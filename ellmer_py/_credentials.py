@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -13,7 +14,9 @@ __all__ = [
     "Credentials",
     "as_credentials",
     "auth_headers",
+    "check_headers",
     "env_credentials",
+    "header_problem",
     "reject_api_key",
 ]
 
@@ -40,18 +43,100 @@ def reject_api_key(function: str, api_key: object, *, env: Sequence[str] = ()) -
     )
 
 
+#: An HTTP header name (RFC 9110 ``token``).
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIX = (
+    "A key must be one line of printable characters (a key read from a file with "
+    "open(path).read() is stripped of its line ends, but not of what is inside it)."
+)
+
+
+def header_problem(value: str) -> str | None:
+    """What makes ``value`` unusable in an HTTP header, in words that show none of it."""
+    if value.isascii() and value.isprintable():
+        return None  # the usual case
+    for char in value:
+        if char in "\r\n":
+            return "a line break"
+        if char != "\t" and (char < " " or char == "\x7f"):
+            return "a control character"
+        if ord(char) > 0xFF:
+            return "a character outside Latin-1 (such as an emoji or a curly quote)"
+    return None
+
+
+def _checked_headers(value: Mapping[str, str], where: str) -> dict[str, str]:
+    """Header names and values from ``where``, stripped and checked; an error shows none of them."""
+    out: dict[str, str] = {}
+    for name, text in value.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name.strip()):
+            raise ConfigurationError(
+                f"{where} has a header name that is not a valid HTTP header name (letters, "
+                "digits and -_.!#$%&'*+^`|~ only; the name is not shown in case it holds a key)."
+            )
+        if not isinstance(text, str):
+            raise ConfigurationError(
+                f"{where}: the value of header {name.strip()!r} must be a string, "
+                f"not {type(text).__name__}."
+            )
+        problem = header_problem(text.strip())
+        if problem is not None:
+            raise ConfigurationError(
+                f"{where}: the value of header {name.strip()!r} contains {problem}, so it "
+                f"cannot be sent (the value is not shown). {_FIX}"
+            )
+        out[name.strip()] = text.strip()
+    return out
+
+
+def check_headers(headers: Mapping[str, str], provider: str | None = None) -> None:
+    """Raise ConfigurationError for a header that cannot be sent; the error shows no value."""
+    for name, value in headers.items():
+        if (
+            isinstance(name, str)
+            and isinstance(value, str)
+            and value.isascii()
+            and value.isprintable()
+            and _HEADER_NAME.fullmatch(name)
+        ):
+            continue
+        try:
+            _checked_headers({name: value}, "The request")
+        except ConfigurationError as exc:
+            if provider:
+                exc.provider = provider
+                exc.message = f"{provider}: {exc.message}"
+                exc.args = (exc.message,)
+            raise
+
+
+def checked_key(key: str, where: str) -> str:
+    """``key`` without surrounding white space; ConfigurationError if it can't be sent."""
+    key = key.strip()
+    if not key:
+        raise ConfigurationError(
+            f"{where} is empty; check where it is read from (an unset environment variable?)."
+        )
+    problem = header_problem(key)
+    if problem is not None:
+        raise ConfigurationError(
+            f"{where} contains {problem}, so it cannot be sent (no part of it is shown). {_FIX}"
+        )
+    return key
+
+
 def _check_value(function: str, value: object) -> CredentialValue:
     if isinstance(value, str):
-        if not value:
+        if not value.strip():
             raise ConfigurationError(
                 f"{function}(credentials=...) returned an empty key; check where the "
                 "function reads it from (an unset environment variable?)."
             )
-        return value
+        return checked_key(value, f"The key returned by {function}(credentials=...)")
     if isinstance(value, Mapping) and all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
-        return value
+        return _checked_headers(value, f"The headers returned by {function}(credentials=...)")
     raise ConfigurationError(
         f"{function}(credentials=...) must return a key (a string) or a dict of header "
         f"names to values, not {type(value).__name__}."
@@ -106,14 +191,14 @@ def env_credentials(
         for name in names:
             value = os.environ.get(name, "").strip()
             if value:
-                return value
+                return checked_key(value, f"{provider}: the key in the {name} environment variable")
         for path in files:
             try:
                 value = path.expanduser().read_text(encoding="utf-8").strip()
-            except OSError:
+            except (OSError, UnicodeDecodeError):
                 continue
             if value:
-                return value
+                return checked_key(value, f"{provider}: the key in the token file {path}")
         places = [f"the {n} environment variable" for n in names]
         places += [f"the token file {p}" for p in files]
         where = ", ".join(places[:-1]) + (" or " if len(places) > 1 else "") + places[-1]
@@ -128,7 +213,17 @@ def env_credentials(
 def auth_headers(
     value: CredentialValue, header: str = "Authorization", prefix: str = "Bearer "
 ) -> dict[str, str]:
-    """Headers for a credential: a key goes in ``header``; a dict is used as it is."""
+    """Headers for a credential: a key goes in ``header``; a dict is used as it is.
+
+    Surrounding white space is stripped; a key or header that cannot be sent
+    (a line break, a control character, a character outside Latin-1) is a
+    ConfigurationError that shows no part of it.
+    """
     if isinstance(value, str):
-        return {header: f"{prefix}{value}"}
-    return dict(value)
+        return {header: f"{prefix}{checked_key(value, f'The key for the {header} header')}"}
+    if isinstance(value, Mapping):
+        return _checked_headers(value, "The headers from credentials=")
+    raise ConfigurationError(
+        "credentials= must return a key (a string) or a dict of header names to values, "
+        f"not {type(value).__name__}."
+    )

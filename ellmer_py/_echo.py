@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Literal, TextIO
 
 from ._errors import ConfigurationError
@@ -11,7 +14,7 @@ from ._errors import ConfigurationError
 if TYPE_CHECKING:
     from ._content import ContentToolRequest, ContentToolResult
 
-__all__ = ["Echo", "EchoWriter", "format_call", "resolve_echo"]
+__all__ = ["Echo", "EchoWriter", "format_call", "resolve_echo", "show_notice", "showing_notices"]
 
 Echo = Literal["none", "output", "all"]
 _MODES = ("none", "output", "all")
@@ -30,10 +33,14 @@ def resolve_echo(echo: object) -> Echo:
     """
     if echo is None:
         env = os.environ.get("ELLMER_ECHO", "").strip().lower()
-        if env:
-            echo = env
-        else:
+        if not env:
             return "output" if _interactive() else "none"
+        if env not in _MODES:
+            raise ConfigurationError(
+                f"The environment variable ELLMER_ECHO is {env!r}; set it to one of 'none', "
+                "'output', 'all', or unset it (or pass echo= to the chat)."
+            )
+        return env  # type: ignore[return-value]
     if echo is True:
         return "output"
     if echo is False:
@@ -134,6 +141,12 @@ class EchoWriter:
             line = lines[0] if len(lines[0]) <= width else lines[0][:width] + "\u2026"
             self._write(f"{icon} #> {line}\n")
 
+    def notice(self, text: str) -> None:
+        """Show a line about the request itself (a retry wait) on its own line."""
+        if self.mode != "none":
+            self._newline()
+            self._write(f"[{text}]\n")
+
     def end(self) -> None:
         """Finish the answer with a newline, if any of it was shown."""
         self._close_thinking()
@@ -159,3 +172,23 @@ def format_call(request: ContentToolRequest) -> str:
         inner = repr(args)
     call = f"{request.name}({inner})"
     return call if len(call) <= 200 else call[:197] + "...)"
+
+
+_notices: ContextVar[EchoWriter | None] = ContextVar("ellmer_py_echo_notices", default=None)
+
+
+@contextlib.contextmanager
+def showing_notices(writer: EchoWriter) -> Iterator[None]:
+    """Show the transport's notices (retry waits) of this context on ``writer``."""
+    token = _notices.set(writer)
+    try:
+        yield
+    finally:
+        _notices.reset(token)
+
+
+def show_notice(text: str) -> None:
+    """Show ``text`` on the echo stream of the chat sending the request, if it echoes."""
+    writer = _notices.get()
+    if writer is not None:
+        writer.notice(text)

@@ -5,19 +5,28 @@ should see as it arrives, and hands exactly one AssistantTurn to ``record``:
 the complete answer, or, when the stream fails, is cut, or the caller stops
 reading, an ``AssistantPartialTurn`` holding everything that arrived, with
 the reason. ``Chat`` owns the conversation; this module owns the trip.
+
+Whatever a decoder does, once an answer has arrived (streamed, or a whole
+document received) any failure to make it a turn, pricing it or reading
+its JSON still records a partial turn, and raises one of our errors (a
+MalformedResponseError for a failure that is not ours, such as a
+TypeError from a field of the wrong type or a RecursionError).
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._content import ContentText, ContentThinking
+from ._content import Content, ContentText, ContentThinking
+from ._errors import EllmerError
 from ._params import _caller_stacklevel
+from ._redact import redacting
 from ._tokens import account_turn
 from ._turn import AssistantPartialTurn, AssistantTurn, Turn
+from ._unreadable import check_turn, problem, received_answer, unreadable
 
 if TYPE_CHECKING:
     from ._protocols import StreamDecoder
@@ -35,26 +44,35 @@ Send = Callable[[Callable[[list[Turn]], _T]], _T]
 
 
 def partial(turn: AssistantTurn, reason: str) -> AssistantPartialTurn:
-    """``turn`` as a partial turn with ``reason``."""
+    """``turn`` as a partial turn with ``reason``; accounting of the wrong type is left out."""
     return AssistantPartialTurn(
         turn.contents,
-        tokens=turn.tokens,
-        cost=turn.cost,
-        finish_reason=turn.finish_reason,
+        tokens=turn.tokens if problem(turn, "tokens") is None else None,
+        cost=turn.cost if problem(turn, "cost") is None else None,
+        finish_reason=turn.finish_reason if problem(turn, "finish_reason") is None else None,
         duration=turn.duration,
         json=turn.json,
         reason=reason,
     )
 
 
-def _safe_turn(decoder: StreamDecoder, duration: float) -> AssistantTurn:
-    """The decoder's turn; if even that fails, an empty one (the error is raised anyway)."""
+def _safe_turn(decoder: StreamDecoder, shown: list[Content], duration: float) -> AssistantTurn:
+    """The decoder's turn; if even that fails, the text and thinking the user was shown."""
     try:
-        return decoder.turn(duration)
-    except Exception:
-        return AssistantTurn((), duration=duration)
+        turn = decoder.turn(duration)
+        if isinstance(turn, AssistantTurn):
+            return turn
+    except BaseException:  # RecursionError, Ctrl-C again: the stream's own error is raised anyway
+        pass
+    text = "".join(c.text for c in shown if type(c) is ContentText)
+    thinking = "".join(c.thinking for c in shown if isinstance(c, ContentThinking))
+    kept: list[Content] = [ContentThinking(thinking)] if thinking else []
+    if text:
+        kept.append(ContentText(text))
+    return AssistantTurn(tuple(kept), duration=duration)
 
 
+@redacting  # what is recorded and raised shows no credential the provider sent
 def exchange(
     provider: Provider,
     send: Send[Any],
@@ -72,14 +90,14 @@ def exchange(
     """
     type_ = spec.sent if spec is not None else None
     if not stream:
-        turn = send(lambda turns: provider.chat_perform(turns, tools=tools, type=type_))
-        if spec is not None:
-            from ._structured import json_turn
-
-            turn = json_turn(turn)
-        record(turn)
-        if spec is None:
-            warn_finish_reason(provider.name, turn.finish_reason)
+        try:
+            turn = send(lambda turns: provider.chat_perform(turns, tools=tools, type=type_))
+        except EllmerError as exc:
+            received = received_answer(exc)
+            if received is not None:  # the answer arrived but could not be read: keep it
+                record(partial(received, _reason(exc)))
+            raise
+        turn = _finished(provider, turn, {}, spec, record, priced=True)
         if contents:
             yield from (c for c in turn.contents if isinstance(c, (ContentThinking, ContentText)))
         elif turn.text:
@@ -90,23 +108,28 @@ def exchange(
         lambda turns: provider.stream_open(turns, tools=tools, type=type_)
     )
     response, decoder = opened
+    shown: list[Content] = []  # what the user saw, should the decoder fail to give a turn
     try:
-        if contents:
-            for pieces in provider.stream_pieces(response, decoder):
+        for pieces in provider.stream_pieces(response, decoder):
+            shown += pieces
+            if contents:
                 yield from pieces
-        else:
-            for pieces in provider.stream_pieces(response, decoder):
+            else:
                 for piece in pieces:
                     if type(piece) is ContentText:
                         yield piece.text
         turn = decoder.turn(time.perf_counter() - start)
     except GeneratorExit:
         reason = "interrupted: the caller stopped reading the stream"
-        record(partial(_safe_turn(decoder, time.perf_counter() - start), reason))
+        record(partial(_safe_turn(decoder, shown, time.perf_counter() - start), reason))
         raise
     except BaseException as exc:
-        record(partial(_safe_turn(decoder, time.perf_counter() - start), _reason(exc)))
-        raise
+        ours = isinstance(exc, EllmerError) or not isinstance(exc, Exception)  # or Ctrl-C
+        error = exc if ours else unreadable(exc, provider.name)
+        record(partial(_safe_turn(decoder, shown, time.perf_counter() - start), _reason(error)))
+        if ours:
+            raise
+        raise error from exc
     if not decoder.complete:
         reason = "the stream ended before the server said the answer was finished"
         warnings.warn(
@@ -115,14 +138,42 @@ def exchange(
             stacklevel=_caller_stacklevel(),
         )
         turn = partial(turn, reason)
-    turn = account_turn(provider, turn, response.headers)  # prices and logs a complete turn
-    if spec is not None and not isinstance(turn, AssistantPartialTurn):
-        from ._structured import json_turn
+    _finished(provider, turn, response.headers, spec, record, priced=False)
 
-        turn = json_turn(turn)
+
+def _finished(
+    provider: Provider,
+    turn: AssistantTurn,
+    headers: Mapping[str, str],
+    spec: StructuredSpec | None,
+    record: Callable[[AssistantTurn], None],
+    *,
+    priced: bool,
+) -> AssistantTurn:
+    """Price the answer, make a structured one ContentJson, record it; return what was recorded.
+
+    Whatever fails here (tokens of the wrong type, JSON nested too deeply)
+    still records the answer, as a partial turn with the reason, and raises
+    a MalformedResponseError: nothing the user saw is lost.
+    """
+    try:
+        if not priced:
+            check_turn(turn, provider.name)
+            turn = account_turn(provider, turn, headers)  # prices and logs a complete turn
+        if spec is not None and not isinstance(turn, AssistantPartialTurn):
+            from ._structured import json_turn
+
+            turn = json_turn(turn)
+    except Exception as exc:
+        error = exc if isinstance(exc, EllmerError) else unreadable(exc, provider.name)
+        record(
+            partial(turn if isinstance(turn, AssistantTurn) else AssistantTurn(()), _reason(error))
+        )
+        raise error from (None if error is exc else exc)
     record(turn)
     if spec is None:
         warn_finish_reason(provider.name, turn.finish_reason)
+    return turn
 
 
 _FINISH_WARNINGS = {

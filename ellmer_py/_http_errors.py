@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._errors import (
@@ -22,6 +22,7 @@ from ._errors import (
     RateLimitError,
     ServerError,
 )
+from ._redact import redact
 
 __all__ = ["error_from_response", "server_message", "status_error_class"]
 
@@ -54,8 +55,9 @@ def status_error_class(status: int) -> type[HTTPStatusError]:
     return HTTPStatusError
 
 
-def _one_line(text: str) -> str:
-    text = " ".join(text.split())
+def _one_line(text: str, secrets: Sequence[str] = ()) -> str:
+    """One line of at most 500 characters, with the secrets hidden before it is cut."""
+    text = " ".join(redact(text, secrets).split())
     if len(text) > _MAX_MESSAGE:
         text = text[: _MAX_MESSAGE - 1] + "…"
     return text
@@ -70,18 +72,32 @@ def _labelled(message: str, doc: Mapping[str, Any]) -> str:
     return message
 
 
-def _message_from_json(doc: Any) -> str | None:
+#: How deep an error envelope is searched for its message (real ones are 2 or 3 deep).
+_MAX_DEPTH = 8
+
+
+def _json_text(value: Any) -> str | None:
+    """A value as JSON text, or None when it can't be written (nested too deep)."""
+    try:
+        return json.dumps(value, default=str)
+    except (ValueError, TypeError, RecursionError):
+        return None
+
+
+def _message_from_json(doc: Any, depth: int = 0) -> str | None:
     if isinstance(doc, str):
         return doc
+    if depth > _MAX_DEPTH:
+        return None  # a hostile or broken body, nested without end
     if isinstance(doc, list) and doc:
-        return _message_from_json(doc[0])
+        return _message_from_json(doc[0], depth + 1)
     if not isinstance(doc, Mapping):
         return None
     error = doc.get("error")
     if isinstance(error, str) and error:
         return error
     if isinstance(error, Mapping):
-        found = _message_from_json(error)
+        found = _message_from_json(error, depth + 1)
         kind = error.get("type")
         if found and doc.get("type") == "error" and isinstance(kind, str) and kind not in found:
             # Anthropic's envelope: {"type": "error", "error": {"type", "message"}} (R words it
@@ -94,21 +110,21 @@ def _message_from_json(doc: Any) -> str | None:
         if isinstance(value, str) and value:
             if key == "msg" and isinstance(doc.get("loc"), list):
                 # one FastAPI validation error: {"loc": ["body", "messages"], "msg": ...}
-                where = ".".join(str(part) for part in doc["loc"])
+                where = ".".join(str(p) for p in doc["loc"] if type(p) in (str, int))
                 return f"{where}: {value}" if where else value
             return _labelled(value, doc) if key == "message" else value
         if value is not None and key == "detail":
             # FastAPI validation errors: a list of {"loc", "msg", ...}
-            return _message_from_json(value) or json.dumps(value)
+            return _message_from_json(value, depth + 1) or _json_text(value)
     return None
 
 
-def _html_message(text: str) -> str:
+def _html_message(text: str, secrets: Sequence[str] = ()) -> str:
     """One line from an HTML error page: its visible text if short, else its title."""
     import html  # only for HTML pages: html.entities is slow to import
 
     def words(fragment: str) -> str:
-        return _one_line(html.unescape(re.sub(_TAG, " ", fragment)))
+        return _one_line(html.unescape(re.sub(_TAG, " ", fragment)), secrets)
 
     page = re.sub(_INVISIBLE, " ", text, flags=_HTML_FLAGS)
     body = re.search(_BODY, page, _HTML_FLAGS)
@@ -125,28 +141,33 @@ def _html_message(text: str) -> str:
 
 
 def server_message(
-    body: bytes, content_type: str | None, headers: Mapping[str, str] | None = None
+    body: bytes,
+    content_type: str | None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    secrets: Sequence[str] = (),
 ) -> str:
     """The server's own message about an error, as one readable line.
 
     The body is read as JSON (whatever the content type says), HTML or
     plain text; when it says nothing, the ``x-error-message`` header the
-    Hugging Face router sets is used.
+    Hugging Face router sets is used. ``secrets`` (see ellmer_py._redact)
+    are hidden in whatever the server wrote, before it is shortened.
     """
     headers = headers or {}
-    header_message = _one_line(headers.get("x-error-message") or "")
-    text = body.decode("utf-8", "replace").strip()
+    header_message = _one_line(headers.get("x-error-message") or "", secrets)
+    text = redact(body.decode("utf-8", "replace"), secrets).strip()
     ctype = (content_type or "").lower()
     if text[:1] in ("{", "[", '"'):
         try:
             doc = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             doc = None
         if doc is not None:
             found = _message_from_json(doc)
-            return _one_line(found) if found else header_message or _one_line(text)
+            return _one_line(found, secrets) if found else header_message or _one_line(text)
     if "html" in ctype or text[:1] == "<":
-        return _html_message(text)
+        return _html_message(text, secrets)
     if text:
         return _one_line(text)
     return header_message or "(the server sent no message)"
@@ -191,17 +212,22 @@ def error_from_response(
     body: bytes,
     *,
     tries: int = 1,
+    secrets: Sequence[str] = (),
 ) -> HTTPStatusError:
     """Build the typed error for an HTTP error answer.
 
     ``headers`` must have lower-case names. The message names the provider,
     the status and the server's own words, and how to fix the common cases.
+    ``secrets`` (the credentials the request carried) never show, even
+    where the server quoted them back.
     """
     cls = status_error_class(status)
-    said = server_message(body, headers.get("content-type"), headers)
+    said = server_message(body, headers.get("content-type"), headers, secrets=secrets)
     request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
     if request_id is None:
         request_id = _body_request_id(body)
+    if request_id is not None:
+        request_id = redact(request_id, secrets)[:200]
     hint = {
         AuthenticationError: " Check the credential (environment variable or `credentials=`).",
         PaymentRequiredError: " The account has no credits left for this provider.",

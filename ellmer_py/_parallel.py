@@ -5,9 +5,10 @@ tools and history; its own turns), run in a pool of worker threads on the
 provider's shared connection pool:
 
 - at most ``max_active`` requests are in flight at a time;
-- requests start at ``rpm`` per minute on average (a token bucket that
-  starts full with ``min(rpm, max_active)`` tokens, so the first batch goes
-  out at once; every HTTP request counts, retries and tool-loop rounds too);
+- requests start at ``rpm`` per minute on average (as R's
+  ``req_throttle(capacity = rpm)``, a token bucket that starts full: the
+  first ``rpm`` requests are not held back; every HTTP request counts,
+  retries and tool-loop rounds too);
 - results come back in prompt order, whatever order they finish in;
 - ``on_error`` says what a failure does, as in R: ``"return"`` (default)
   starts no new requests, lets those in flight finish and returns;
@@ -228,13 +229,16 @@ def _run(
     outcomes: list[Any] = [_SKIPPED] * n
     if n == 0:
         return outcomes
-    scope = RequestScope(RateLimiter(rpm, capacity=min(rpm, max_active)))
+    scope = RequestScope(RateLimiter(rpm, capacity=rpm))
     stop = threading.Event()
 
     def task(i: int) -> Any:
-        if stop.is_set():
+        # A prompt is in flight once it has a worker (the first max_active at once, then
+        # each as a worker is done with its last): its first request goes even if another
+        # prompt fails meanwhile; its later ones (tool rounds, retries) are new requests.
+        if scope.cancelled or (i >= max_active and stop.is_set()):
             return _SKIPPED
-        with scope.active():
+        with scope.active(in_flight=True):
             try:
                 return work(fork_chat(chat), args[i])
             except RequestCancelled:
@@ -242,6 +246,11 @@ def _run(
             except Exception as exc:
                 if scope.cancelled:
                     return _SKIPPED  # ended by us (on_error="stop")
+                if on_error != "continue":  # at once, before this worker takes a prompt
+                    stop.set()  # no new prompts
+                    scope.refuse()  # nor new requests (tool rounds, retries)
+                if on_error == "stop":
+                    scope.cancel()  # and end those in flight
                 return _Failed(exc)
 
     bar = _Progress(n, _progress_stream(progress), label)
@@ -265,11 +274,6 @@ def _run(
                     done += 1
                 if isinstance(outcome, _Failed):
                     failed += 1
-                    if on_error != "continue":
-                        stop.set()  # no new prompts
-                        scope.refuse()  # nor new requests (tool rounds, retries)
-                    if on_error == "stop":
-                        scope.cancel()  # and end those in flight
             bar.update(done, failed, force=bool(finished) and not pending)
     except BaseException:
         # Ctrl-C (or a bug): end everything now and say so.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,7 +11,7 @@ from attrs import field, frozen
 
 from ._errors import ConfigurationError
 
-__all__ = ["Params", "params", "standardise_params"]
+__all__ = ["Params", "as_params", "json_problem", "params", "standardise_params"]
 
 STANDARD_PARAMS = (
     "temperature",
@@ -44,6 +45,11 @@ def _check_number(
     if isinstance(value, bool) or not isinstance(value, kinds):
         what = "a whole number" if whole else "a number"
         raise ConfigurationError(f"params({name}=...) must be {what}, not {value!r}.")
+    if not math.isfinite(value):
+        raise ConfigurationError(
+            f"params({name}=...) must be a finite number, not {value!r}: JSON can't carry "
+            "NaN or infinity. Pass a number, or leave it out for the provider's default."
+        )
     if minimum is not None and value < minimum:
         raise ConfigurationError(f"params({name}=...) must be at least {minimum:g}, not {value!r}.")
 
@@ -89,6 +95,10 @@ def params(
             "params(reasoning_effort=...) must be a string such as 'low', "
             f"not {reasoning_effort!r}."
         )
+    for name, value in extra_args.items():
+        problem = json_problem(value, f"params({name}=...)")
+        if problem is not None:
+            raise ConfigurationError(problem)
     values = {
         "temperature": temperature,
         "top_p": top_p,
@@ -103,6 +113,73 @@ def params(
         "reasoning_tokens": reasoning_tokens,
     }
     return Params({k: v for k, v in values.items() if v is not None}, dict(extra_args))
+
+
+#: Deeper than this, a value is refused before json.dumps() overflows the stack.
+MAX_JSON_DEPTH = 500
+
+
+def json_problem(value: Any, path: str) -> str | None:
+    """Why ``value`` can't be sent as JSON, naming where in it (``path`` names it), or None.
+
+    JSON carries dicts (string keys; numbers become strings), lists, tuples, strings, numbers
+    (finite), booleans and None; anything else, a lone surrogate in a string,
+    or nesting deeper than MAX_JSON_DEPTH (a cycle, say) is a problem.
+    """
+    todo: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while todo:
+        item, where, depth = todo.pop()
+        if depth > MAX_JSON_DEPTH:
+            return (
+                f"{path} is nested more than {MAX_JSON_DEPTH} levels deep, or holds itself "
+                f"(at {where[:80]}...); JSON can't carry that."
+            )
+        if item is None or isinstance(item, (bool, int)):
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return f"{where} is {item!r}, which JSON can't carry; use a finite number."
+        elif isinstance(item, str):
+            if not _utf8(item):
+                return (
+                    f"{where} has a lone surrogate, which can't be sent as UTF-8; "
+                    "remove it, or decode the text with errors='replace' first."
+                )
+        elif isinstance(item, Mapping):
+            for key, inner in item.items():
+                if not isinstance(key, (str, int, float, type(None))):  # json.dumps's rule
+                    return f"{where} has the key {key!r:.40}; JSON object keys must be strings."
+                todo.append((inner, f"{where}[{key!r}]", depth + 1))
+        elif isinstance(item, (list, tuple)):
+            todo.extend((inner, f"{where}[{i}]", depth + 1) for i, inner in enumerate(item))
+        else:
+            hint = "; use a list" if isinstance(item, (set, frozenset)) else ""
+            return f"{where} is a {type(item).__name__}, which JSON can't carry{hint}."
+    return None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def as_params(value: Any) -> Params | None:
+    """``params=`` must come from ``params()``; a plain dict is a common slip."""
+    if value is None or isinstance(value, Params):
+        return value
+    if isinstance(value, Mapping):
+        args = ", ".join(f"{k}={v!r}" for k, v in list(value.items())[:3])
+        raise ConfigurationError(
+            f"params= takes the result of params(), not a dict: write params=params({args}) "
+            "(from ellmer_py import params), or put raw body fields in api_args=."
+        )
+    raise ConfigurationError(
+        f"params= takes the result of params(), e.g. params(temperature=0.5), "
+        f"not {type(value).__name__}."
+    )
 
 
 def standardise_params(p: Params | None, wire_names: Mapping[str, str]) -> dict[str, Any]:

@@ -15,19 +15,22 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
-from ._auth import HeaderAuth
+from ._auth import HeaderAuth, check_endpoint, join_url, secure_request
 from ._content import ContentImage, ContentPDF
 from ._credentials import Credentials
 from ._errors import (
     BadRequestError,
     ConfigurationError,
     EllmerError,
+    HTTPStatusError,
     MalformedResponseError,
     ModelLimitationError,
+    ServerError,
 )
 from ._modify_list import modify_list
-from ._params import Params
+from ._params import Params, as_params, json_problem
 from ._protocols import Auth, StreamDecoder, WireProtocol, WireRequest
+from ._system_role import is_system_role_error, system_prompt_error
 from ._tokens import PriceSource, account_turn
 from ._transport import StreamResponse, Transport
 from ._turn import AssistantTurn, SystemTurn, Turn
@@ -37,19 +40,7 @@ if TYPE_CHECKING:
     from ._tools import ToolDef
     from ._types import Type
 
-__all__ = ["ModelLimitation", "Provider", "is_system_role_error"]
-
-_SYSTEM_ROLE_ERROR = re.compile(
-    r"system[ _-]?(role|prompt|message)s?[^.]{0,40}\bnot\b[^.]{0,20}\bsupported"
-    r"|conversation roles must alternate user/assistant",
-    re.IGNORECASE,
-)
-
-
-def is_system_role_error(message: str | None) -> bool:
-    """Whether a server's error says the model's chat template has no system role."""
-    return bool(message) and bool(_SYSTEM_ROLE_ERROR.search(message or ""))
-
+__all__ = ["ModelLimitation", "Provider", "is_system_role_error", "system_prompt_error"]
 
 #: Feature -> (what the refusal says the model lacks, the advice when the plugin gives none).
 _REFUSALS: dict[str, tuple[str, str]] = {
@@ -84,29 +75,6 @@ class ModelLimitation:
         return re.fullmatch(self.pattern, model, flags=re.IGNORECASE) is not None
 
 
-def system_prompt_error(
-    provider: str,
-    model: str,
-    advice: str = "",
-    *,
-    cause: str | None = None,
-    status: int | None = None,
-) -> ModelLimitationError:
-    """The one error for "this model does not take a system prompt"."""
-    said = f" The server said: {cause.rstrip('.')}." if cause else ""
-    advice = advice or "Choose another model, or drop the system prompt"
-    return ModelLimitationError(
-        f"{provider}: the model {model!r} does not support a system prompt.{said} "
-        f"{advice.rstrip('.')}, or pass system_prompt_fallback='merge' to fold the system "
-        "prompt into the first user turn.",
-        model=model,
-        feature="system_prompt",
-        provider=provider,
-        status=status,
-        server_message=cause,
-    )
-
-
 def _copied(value: Any) -> Any:
     """A deep copy of a mapping, so the caller's later changes never reach requests.
 
@@ -114,7 +82,10 @@ def _copied(value: Any) -> Any:
     """
     import copy
 
-    return copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value
+    try:
+        return copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value
+    except RecursionError:
+        raise ConfigurationError("api_args is nested too deeply to be sent as JSON.") from None
 
 
 @frozen(repr=False)
@@ -125,7 +96,7 @@ class Provider:
     model: str
     base_url: str
     protocol: WireProtocol = field(factory=lambda: _default_protocol())
-    params: Params | None = None
+    params: Params | None = field(default=None, converter=as_params)
     api_args: Mapping[str, Any] = field(factory=dict, converter=_copied)
     api_headers: Mapping[str, str] = field(factory=dict, converter=_copied)
     credentials: Credentials | None = field(default=None, eq=False)
@@ -141,6 +112,7 @@ class Provider:
     #: How requests authenticate; by default the key from ``credentials`` in
     #: ``auth_header`` after ``auth_prefix``.
     auth: Auth = field(eq=False)
+    _warned: set[str] = field(factory=set, init=False, eq=False)  # warnings given once
 
     @auth.default
     def _auth(self) -> Auth:
@@ -162,15 +134,20 @@ class Provider:
                 f"{self.name}: api_args must be a dict of extra body fields, not "
                 f"{type(self.api_args).__name__}."
             )
-        if not isinstance(self.api_headers, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in self.api_headers.items()
-        ):
-            raise ConfigurationError(
-                f"{self.name}: api_headers must be a dict of strings to strings."
-            )
+        problem = json_problem(self.api_args, "api_args")
+        if problem is not None:
+            raise ConfigurationError(f"{self.name}: {problem}")
+        # stripped, and checked: no header value nor URL secret ever shows in an error
+        headers = check_endpoint(self.name, self.base_url, self.api_headers)
+        object.__setattr__(self, "api_headers", headers)
+        from ._redact import install_log_filter
+
+        install_log_filter()  # urllib3 logs URLs: a ?key= must not reach the log
 
     def __repr__(self) -> str:
-        return f"<Provider {self.name} model={self.model!r} base_url={self.base_url!r}>"
+        from ._redact import redact_url
+
+        return f"<Provider {self.name} model={self.model!r} base_url={redact_url(self.base_url)!r}>"
 
     def with_model(self, model: str) -> Provider:
         """The same provider for another model, sharing the connection pool."""
@@ -236,13 +213,8 @@ class Provider:
     def url(self, request: WireRequest | None = None) -> str:
         """The URL a request goes to: base URL, the protocol's path, then query parameters."""
         path = request.path if request is not None else self._chat_request_path()
-        url = self.base_url.rstrip("/") + "/" + path.lstrip("/")
         query = {**(request.query if request is not None else {}), **self.url_params}
-        if query:
-            from urllib.parse import urlencode
-
-            url += ("&" if "?" in url else "?") + urlencode(query)
-        return url
+        return join_url(self.base_url, path, query)
 
     def _chat_request_path(self) -> str:
         chat_path = getattr(self.protocol, "chat_path", None)
@@ -267,14 +239,11 @@ class Provider:
     def authenticated(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> dict[str, str]:
-        """``headers`` with authentication applied last, so no other header can switch it off."""
-        auth = self.auth.apply(method, url, headers, body)
-        if not auth:
-            return dict(headers)
-        lower = {k.lower() for k in auth}
-        out = {k: v for k, v in headers.items() if k.lower() not in lower}
-        out.update(auth)
-        return out
+        """``headers`` with authentication applied last, so no other header can switch it off.
+
+        Every credential sent is remembered, so that no answer shows it back.
+        """
+        return secure_request(self, method, url, headers, body, self._warned)
 
     def auth_only_headers(self) -> dict[str, str]:
         """``api_headers`` plus authentication, for a plain GET (model lists, prices)."""
@@ -322,8 +291,11 @@ class Provider:
         headers["Accept"] = request.accept
         return url, self.authenticated(request.method, url, headers, body), body
 
-    def _translate(self, exc: BadRequestError, turns: Sequence[Turn]) -> EllmerError:
-        """A template error about the system role, for a request that had one, is a limitation."""
+    def _translate(self, exc: HTTPStatusError, turns: Sequence[Turn]) -> EllmerError:
+        """A template error about the system role, for a request that had one, is a limitation.
+
+        Servers say it with 400 or 422 (TGI, vLLM) or 500 (llama.cpp, llama-cpp-python).
+        """
         sent_system = any(isinstance(t, SystemTurn) for t in turns)
         if sent_system and is_system_role_error(exc.server_message):
             limitation = self.limitation("system_prompt")
@@ -334,21 +306,25 @@ class Provider:
                 cause=exc.server_message,
                 status=exc.status,
             )
-        return exc
+        return _tagged(exc, self.name)
 
     def _failure(self, exc: EllmerError, turns: Sequence[Turn]) -> EllmerError:
         """The error to raise for a failed request, with the provider named.
 
-        (The transport has already removed any credential a server quoted back.)
+        No credential the provider sent shows in it, even one the server quoted back.
         """
-        if isinstance(exc, BadRequestError):
-            return self._translate(exc, turns)
-        return _tagged(exc, self.name)
+        if isinstance(exc, (BadRequestError, ServerError)):
+            exc = self._translate(exc, turns)
+        return self.transport.secrets.redact_error(_tagged(exc, self.name))
 
     def chat_perform(
         self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Type | None = None
     ) -> AssistantTurn:
-        """Send the turns and return the model's answer, not streamed."""
+        """Send the turns and return the model's answer, not streamed.
+
+        An answer that arrives but cannot be made into a turn raises an error
+        that carries it (``exchange()`` records it as a partial turn).
+        """
         start = time.perf_counter()
         received: dict[str, str] = {}
         try:
@@ -357,10 +333,18 @@ class Provider:
             doc = self.transport.request_json(
                 request.method, url, headers=headers, body=body, response_headers=received
             )
-            turn = self.protocol.parse_response(doc, duration=time.perf_counter() - start)
         except EllmerError as exc:
             raise self._failure(exc, turns) from None
-        return account_turn(self, turn, received)
+        duration = time.perf_counter() - start
+        turn = AssistantTurn((), duration=duration, json=doc)  # what arrived, should all fail
+        from ._unreadable import check_turn, with_received
+
+        try:
+            turn = self.protocol.parse_response(doc, duration=duration)
+            check_turn(turn, self.name)
+            return account_turn(self, turn, received)
+        except Exception as exc:  # a field of the wrong type, JSON nested too deeply, ...
+            raise self._failure(with_received(exc, self.name, turn), turns) from None
 
     def stream_open(
         self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Type | None = None
@@ -401,7 +385,7 @@ class Provider:
             if pieces:
                 yield pieces
         except EllmerError as exc:
-            raise _tagged(exc, self.name) from None
+            raise self.transport.secrets.redact_error(_tagged(exc, self.name)) from None
         finally:
             response.close()
 
@@ -452,15 +436,13 @@ def _serialize(body: Mapping[str, Any], provider: str) -> bytes:
     """The JSON bytes of a request body; a value JSON can't carry is a clear error."""
     try:
         return json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    except UnicodeEncodeError:
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+        problem = (
+            json_problem(body, "the request body")
+            or f"the request body can't be sent as JSON ({exc})."
+        )
         raise ConfigurationError(
-            f"{provider}: the request has text that is not valid Unicode (a lone surrogate?); "
-            "clean the text before sending it."
-        ) from None
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ConfigurationError(
-            f"{provider}: the request body can't be sent as JSON ({exc}). Check api_args= "
-            "and params= for values such as sets, NaN or infinity."
+            f"{provider}: {problem} Check the turns, tool results, api_args= and params=."
         ) from None
 
 

@@ -11,16 +11,24 @@ can shut its socket down from another thread. A read blocked on that socket
 at once, instead of when the server next sends something.
 
 The transport installs the pool classes of :func:`scoped_pool_classes` in its
-``urllib3.PoolManager``; outside any scope they behave exactly like urllib3's.
+``urllib3.PoolManager``; outside any scope they behave like urllib3's, but
+for two things: a pool is never full (it keeps as many idle connections as
+were ever in use at once, so a connection that served a stream is never
+thrown away), and the :class:`Deadline` current in the requesting context
+(the transport's ``timeout_s``) sees each connection its request uses.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import math
+import os
+import queue
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,9 +38,21 @@ from ._errors import TransportError
 if TYPE_CHECKING:
     import urllib3
 
-__all__ = ["RateLimiter", "RequestCancelled", "RequestScope", "scoped_pool_classes"]
+__all__ = [
+    "Deadline",
+    "RateLimiter",
+    "RequestCancelled",
+    "RequestScope",
+    "current_deadline",
+    "pause",
+    "scoped_pool_classes",
+    "timed",
+]
 
 _current: ContextVar[RequestScope | None] = ContextVar("ellmer_py_request_scope", default=None)
+_deadline: ContextVar[Deadline | None] = ContextVar("ellmer_py_deadline", default=None)
+#: [True] until the first request of a block entered with ``active(in_flight=True)``
+_first: ContextVar[list[bool] | None] = ContextVar("ellmer_py_first_request", default=None)
 
 
 class RequestCancelled(TransportError):
@@ -102,19 +122,30 @@ class RequestScope:
         return self._cancelled.is_set()
 
     @contextlib.contextmanager
-    def active(self) -> Iterator[RequestScope]:
-        """Make this the scope of the requests made in the ``with`` block (this context)."""
+    def active(self, *, in_flight: bool = False) -> Iterator[RequestScope]:
+        """Make this the scope of the requests made in the ``with`` block (this context).
+
+        ``in_flight``: the block's first request counts as sent already:
+        :meth:`refuse` does not stop it (:meth:`cancel` does); the requests
+        after it (tool rounds, retries) are new ones.
+        """
         token = _current.set(self)
+        first = _first.set([True] if in_flight else None)
         try:
             yield self
         finally:
+            _first.reset(first)
             _current.reset(token)
 
     def before_request(self) -> None:
         """Called before a connection is taken: wait for the rate limit, or refuse."""
+        first = _first.get()
+        stop = self._cancelled if first else self._refused
+        if first:
+            first.clear()
         if self.limiter is not None:
-            self.limiter.acquire(self._refused)
-        if self._refused.is_set():
+            self.limiter.acquire(stop)
+        if stop.is_set():
             raise RequestCancelled("the request was cancelled before it was sent.")
         with self._lock:
             self.requests += 1
@@ -136,6 +167,10 @@ class RequestScope:
     def refuse(self) -> None:
         """Send no new request (one waiting for the rate limit gives up); let others finish."""
         self._refused.set()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep before a retry; ends early when the scope refuses new requests."""
+        self._refused.wait(seconds)
 
     def cancel(self) -> None:
         """Refuse new requests and shut down the sockets of the connections in use.
@@ -163,7 +198,201 @@ def _shutdown(conn: Any) -> None:
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
+def pause(seconds: float) -> None:
+    """Sleep before a retry; in a scope, wake up early when it refuses new requests."""
+    scope = _current.get()
+    if scope is None:
+        time.sleep(seconds)
+    else:
+        scope.wait(seconds)
+
+
+# -- deadlines -----------------------------------------------------------------------
+
+
+class Deadline:
+    """The time limit of one call, enforced on the connections it uses.
+
+    The transport makes one per call and makes it current (:meth:`active`)
+    while urllib3 sends the request: each connection the call takes from a
+    pool is attached, and :attr:`reused` says whether it had served an
+    earlier request. Each try starts the clock (``what``: ``"answer"`` for a
+    whole non-streamed answer, ``"start"`` for the head of a stream);
+    :meth:`start` and :meth:`stop` run it again later (between the pieces of
+    a stream). When the time is up, the sockets of the attached connections
+    are shut down, so a read blocked on one ends at once, and :attr:`expired`
+    names the limit that passed. A connection is detached before it goes
+    back to its pool: the watchdog never touches a connection another
+    request may be using.
+    """
+
+    def __init__(self, seconds: float, what: str) -> None:
+        self.seconds = seconds
+        self.what = what
+        self.expired: str | None = None
+        self.reused = False
+        self.stale_retried = False  # one free retry on a reused connection was used
+        self._try_what = what
+        self._at: float | None = None
+        self._conns: set[Any] = set()
+        self._watched = False
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[Deadline]:
+        """Make this the deadline of the requests sent in the ``with`` block (this context)."""
+        token = _deadline.set(self)
+        try:
+            yield self
+        finally:
+            _deadline.reset(token)
+
+    def start(self, what: str, seconds: float | None = None) -> None:
+        """Run the clock: ``seconds`` (default: the call's) from now, for ``what``."""
+        at = time.monotonic() + (self.seconds if seconds is None else seconds)
+        with _WATCHDOG.cond:
+            self.what, self._at, self.expired = what, at, None
+            _WATCHDOG.watch(self, at)
+
+    def stop(self) -> None:
+        """Stop the clock (until the next :meth:`start` or the next try)."""
+        with _WATCHDOG.cond:
+            self._at = None
+
+    def attach(self, conn: Any) -> None:
+        """A try of the call takes ``conn``: note whether it is reused, run the clock."""
+        at = time.monotonic() + self.seconds
+        with _WATCHDOG.cond:
+            self.reused = getattr(conn, "sock", None) is not None
+            self._conns.add(conn)
+            setattr(conn, _DEADLINE_ATTR, self)
+            self.what, self._at, self.expired = self._try_what, at, None
+            _WATCHDOG.watch(self, at)
+
+    def detach(self, conn: Any) -> None:
+        """``conn`` goes back to its pool (or is dropped): never cut it from now on."""
+        with _WATCHDOG.cond:
+            self._conns.discard(conn)
+            setattr(conn, _DEADLINE_ATTR, None)
+
+    def end(self) -> None:
+        """The call is over: stop the clock and let go of its connections."""
+        with _WATCHDOG.cond:
+            self._at = None
+            for conn in self._conns:
+                setattr(conn, _DEADLINE_ATTR, None)
+            self._conns.clear()
+            _WATCHDOG.deadlines.discard(self)
+            self._watched = False
+
+    def _expire(self) -> None:  # the watchdog, holding its lock
+        self.expired, self._at = self.what, None
+        for conn in self._conns:
+            _shutdown(conn)
+
+
+class _Watchdog:
+    """One daemon thread that cuts the connections of the deadlines that pass."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.deadlines: weakref.WeakSet[Deadline] = weakref.WeakSet()
+        self._thread: threading.Thread | None = None
+        self._wake = math.inf  # when the thread wakes up next
+
+    def watch(self, deadline: Deadline, at: float) -> None:
+        """Watch ``deadline`` (running until ``at``); the caller holds :attr:`cond`."""
+        if not deadline._watched:
+            self.deadlines.add(deadline)
+            deadline._watched = True
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._run, name="ellmer-py-deadlines", daemon=True
+            )
+            self._thread.start()
+        if at < self._wake:
+            self.cond.notify()
+
+    def _run(self) -> None:
+        with self.cond:
+            while True:
+                now = time.monotonic()
+                wake = math.inf
+                for deadline in list(self.deadlines):
+                    at = deadline._at
+                    if at is None:
+                        continue
+                    if at <= now:
+                        deadline._expire()
+                    else:
+                        wake = min(wake, at)
+                self._wake = wake
+                self.cond.wait(None if wake == math.inf else wake - now)
+
+
+_WATCHDOG = _Watchdog()
+
+
+def _after_fork() -> None:  # a child process has no watchdog thread, maybe a held lock
+    global _WATCHDOG
+    _WATCHDOG = _Watchdog()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+@contextlib.contextmanager
+def timed(seconds: float, what: str) -> Iterator[Deadline]:
+    """Send the block's request under a :class:`Deadline` of ``seconds`` a try.
+
+    ``what``: ``"answer"`` (the whole answer) or ``"start"`` (a stream's
+    head; the deadline then stays with the stream, to time its pieces, and
+    the stream ends it).
+    """
+    deadline = Deadline(seconds, what)
+    started = False
+    try:
+        with deadline.active():
+            yield deadline
+        started = what == "start"
+    finally:
+        if started:
+            deadline.stop()
+        else:
+            deadline.end()
+
+
+def current_deadline() -> Deadline | None:
+    """The deadline of the call being sent in this context, if any."""
+    return _deadline.get()
+
+
+# -- the pools ------------------------------------------------------------------------
+
+#: Idle connections a pool keeps at most (beyond that, one coming back is closed).
+MAX_IDLE = 1024
+
+
+class _Slots(queue.LifoQueue):  # type: ignore[type-arg]
+    """A pool's idle connections: never full, so urllib3 never discards one with a warning.
+
+    urllib3 makes a new connection when none is idle (``block=False``); each
+    one comes back here when its answer has been read, so the pool holds as
+    many connections as were ever in use at once (at most :data:`MAX_IDLE`).
+    """
+
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(0)
+
+    def _put(self, item: Any) -> None:
+        if len(self.queue) < MAX_IDLE:
+            self.queue.append(item)
+        elif item is not None:
+            item.close()
+
+
 _SCOPE_ATTR = "_ellmer_py_scope"
+_DEADLINE_ATTR = "_ellmer_py_deadline"
 _Conn = TypeVar("_Conn")
 
 
@@ -171,24 +400,33 @@ def _scoped_put_conn(conn: Any) -> None:
     scope = getattr(conn, _SCOPE_ATTR, None)
     if isinstance(scope, RequestScope):
         scope.forget(conn)
+    deadline = getattr(conn, _DEADLINE_ATTR, None)
+    if isinstance(deadline, Deadline):
+        deadline.detach(conn)
 
 
 def _scoped_get_conn(get_conn: Callable[[float | None], _Conn], timeout: float | None) -> _Conn:
     scope = _current.get()
-    if scope is None:
-        return get_conn(timeout)
-    scope.before_request()
+    deadline = _deadline.get()
+    if scope is not None:
+        scope.before_request()
     conn = get_conn(timeout)
-    scope.watch(conn)
+    if scope is not None:
+        scope.watch(conn)
+    if deadline is not None:
+        deadline.attach(conn)
     return conn
 
 
 @functools.cache
 def scoped_pool_classes() -> dict[str, type[urllib3.HTTPConnectionPool]]:
-    """urllib3 pool classes that tell the active :class:`RequestScope` of each request."""
+    """urllib3 pool classes that tell the active :class:`RequestScope` and
+    :class:`Deadline` of each request, and are never full (:class:`_Slots`)."""
     import urllib3
 
     class HTTPConnectionPool(urllib3.HTTPConnectionPool):
+        QueueCls = _Slots
+
         def _get_conn(self, timeout: float | None = None) -> Any:
             return _scoped_get_conn(super()._get_conn, timeout)
 
@@ -197,6 +435,8 @@ def scoped_pool_classes() -> dict[str, type[urllib3.HTTPConnectionPool]]:
             super()._put_conn(conn)
 
     class HTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+        QueueCls = _Slots
+
         def _get_conn(self, timeout: float | None = None) -> Any:
             return _scoped_get_conn(super()._get_conn, timeout)
 

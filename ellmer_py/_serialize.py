@@ -184,7 +184,10 @@ def _check_list(value: Any, what: str) -> Any:
 
 
 def _preview(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"<a {type(value).__name__} nested too deeply to show>"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -249,6 +252,11 @@ def contents_replay(record: dict[str, Any] | str | bytes) -> Any:
             raise ConfigurationError(
                 f"contents_replay() was given text that is not JSON: {exc}"
             ) from None
+        except RecursionError:
+            raise ConfigurationError(
+                "contents_replay() was given JSON nested too deeply to read; a record made "
+                "by contents_record() is never nested that deeply."
+            ) from None
     if not isinstance(record, dict):
         raise ConfigurationError(
             "contents_replay() needs a record made by contents_record() (a JSON object), "
@@ -265,16 +273,17 @@ def contents_replay(record: dict[str, Any] | str | bytes) -> Any:
             f"This record has version {version}; this ellmer-py reads version {RECORD_VERSION}. "
             "Upgrade ellmer-py to read newer records."
         )
-    if version not in _READABLE_VERSIONS or isinstance(version, bool):
+    if type(version) is not int or version not in _READABLE_VERSIONS:  # not True, not 1.0
         raise ConfigurationError(
-            f'This record has "version" {version!r}; this ellmer-py reads versions '
+            f'This record has "version" {_preview(version)}; this ellmer-py reads versions '
             f"{', '.join(map(str, _READABLE_VERSIONS))}."
         )
     kinds = {"turns": list[Turn], "turn": Turn, "content": Content}
-    target = kinds.get(record.get("kind"))  # type: ignore[arg-type]
+    kind = record.get("kind")
+    target = kinds.get(kind) if isinstance(kind, str) else None
     if target is None:
         raise ConfigurationError(
-            f"Unknown record kind {record.get('kind')!r} (known: content, turn, turns)."
+            f"Unknown record kind {_preview(kind)} (known: content, turn, turns)."
         )
     if "value" not in record:
         raise ConfigurationError('contents_replay() could not read the record: it has no "value".')
@@ -283,6 +292,10 @@ def contents_replay(record: dict[str, Any] | str | bytes) -> Any:
         if target is not Content and target is not Turn:
             _check_list(value, "a list of turns")
         return converter().structure(value, target)
+    except RecursionError:
+        raise ConfigurationError(
+            "contents_replay() could not read the record: it is nested too deeply."
+        ) from None
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
         if isinstance(exc, cattrs.BaseValidationError):
             messages = cattrs.transform_error(exc, "$.value", _format_exception)

@@ -14,6 +14,11 @@ from typing import NamedTuple
 
 __all__ = ["SSEParser", "ServerSentEvent", "iter_sse"]
 
+# Line-end bytes as ints: ``13 in data`` is a plain memchr, several times
+# quicker than ``b"\r" in data`` on short chunks.
+_LF, _CR = 10, 13
+_MAX_RETRY_DIGITS = 18
+
 
 class ServerSentEvent(NamedTuple):
     """One dispatched event."""
@@ -27,10 +32,12 @@ class ServerSentEvent(NamedTuple):
 class SSEParser:
     """Incremental parser: ``feed()`` bytes as they arrive, get whole events back."""
 
-    __slots__ = ("_buf", "_data", "_event", "_id", "_retry", "_skip_lf", "_started")
+    __slots__ = ("_data", "_event", "_id", "_pending", "_retry", "_skip_lf", "_started")
 
     def __init__(self) -> None:
-        self._buf = b""
+        # The unfinished last line, as the pieces it came in: a long line fed in
+        # small chunks is joined once, when it ends, so parsing stays linear.
+        self._pending: list[bytes] = []
         self._skip_lf = False
         self._data: list[str] = []
         self._event = ""
@@ -46,32 +53,49 @@ class SSEParser:
             self._skip_lf = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        buf = self._buf + chunk if self._buf else chunk
+        pending = self._pending
         if not self._started:
             # A byte-order mark may open the stream; it is not part of a field.
+            buf = b"".join(pending) + chunk if pending else chunk
+            pending.clear()
             if len(buf) < 3 and b"\xef\xbb\xbf".startswith(buf):
-                self._buf = buf
+                if buf:
+                    pending.append(buf)
                 return []
             self._started = True
             if buf[:3] == b"\xef\xbb\xbf":
                 buf = buf[3:]
+        elif pending:
+            if _LF in chunk or _CR in chunk:
+                # The line ends in this chunk: join its pieces, once.
+                if len(pending) == 1:
+                    buf = pending[0] + chunk
+                else:
+                    pending.append(chunk)
+                    buf = b"".join(pending)
+                pending.clear()
+            else:
+                pending.append(chunk)  # the line goes on: only the new bytes were searched
+                return []
+        else:
+            buf = chunk
         if not buf:
-            self._buf = b""  # e.g. a BOM that ended exactly at the chunk's end
-            return []
-        if b"\r" not in buf:
+            return []  # e.g. a BOM, or the LF of a CRLF, that ended exactly at the chunk's end
+        if _CR not in buf:
             # The common case, LF only: the last piece is an unfinished line (or b"").
             lines = buf.split(b"\n")
-            self._buf = lines.pop()
+            last = lines.pop()
+            if last:
+                pending.append(last)
         else:
             lines = buf.splitlines(keepends=True)
             last = lines[-1]
             if last[-1:] in (b"\n", b"\r"):
-                self._buf = b""
                 if last[-1:] == b"\r":
                     # A CR at the very end may be the first half of a CRLF.
                     self._skip_lf = True
             else:
-                self._buf = last
+                pending.append(last)
                 lines.pop()
             lines = [raw.rstrip(b"\r\n") for raw in lines]
         events: list[ServerSentEvent] = []
@@ -110,10 +134,10 @@ class SSEParser:
             event = ServerSentEvent(
                 "\n".join(self._data), self._event or "message", self._id, self._retry
             )
-        tail = self._buf
+        tail = b"".join(self._pending)
         self._data = []
         self._event = ""
-        self._buf = b""
+        self._pending = []
         return event, tail
 
     def _field(self, line: bytes) -> None:
@@ -130,7 +154,12 @@ class SSEParser:
         elif name == b"id":
             if "\0" not in text:
                 self._id = text
-        elif name == b"retry" and text.isdigit() and text.isascii():
+        elif (
+            name == b"retry"
+            and text.isdigit()
+            and text.isascii()
+            and len(text) <= _MAX_RETRY_DIGITS  # longer is absurd (and too long for int())
+        ):
             self._retry = int(text)
         # any other field name is ignored, as the standard says
 

@@ -110,7 +110,33 @@ def converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     for scalar in (str, int, float, bool):
         conv.register_structure_hook(scalar, _scalar)
+
+    def union(value: Any, annotation: Any) -> Any:
+        """``int | str`` and the like: the first member the value fits, its own type first."""
+        members = typing.get_args(annotation)
+        if value is None and type(None) in members:
+            return None
+        exact = [m for m in members if isinstance(m, type) and type(value) is m]
+        for member in [*exact, *(m for m in members if m not in exact and m is not type(None))]:
+            try:
+                return conv.structure(value, member)
+            except Exception:  # the next member may fit
+                continue
+        names = " | ".join(getattr(m, "__name__", repr(m)) for m in members)
+        raise _ScalarError(f"expected {names}, got {type(value).__name__} {value!r:.40}")
+
+    conv.register_structure_hook_func(_is_plain_union, union)
     return conv
+
+
+def _is_plain_union(annotation: Any) -> bool:
+    """A union of more than one type besides None (cattrs handles ``X | None`` itself)."""
+    import types
+
+    origin = typing.get_origin(annotation)
+    if origin is not typing.Union and origin is not getattr(types, "UnionType", None):
+        return False
+    return len([a for a in typing.get_args(annotation) if a is not type(None)]) > 1
 
 
 def _format(exc: BaseException, type_: Any) -> str:
@@ -134,8 +160,10 @@ def structure(value: Any, annotation: Any) -> Any:
     except cattrs.BaseValidationError as exc:
         messages = cattrs.transform_error(exc, "$", _format)
         raise StructureError("; ".join(messages)) from None
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise StructureError(f"{_format(exc, annotation)} @ $") from None
+    except cattrs.errors.StructureHandlerNotFoundError as exc:
+        raise StructureError(f"{exc} @ $") from None
 
 
 def _prune(value: Any, annotation: Any) -> Any:
@@ -192,8 +220,15 @@ class StructuredSpec:
 
 
 def needs_wrapper(type_: Type) -> bool:
-    """Whether a type must be wrapped in an object (R: ``type_needs_wrapper()``, OpenAI)."""
-    return not isinstance(type_, (TypeObject, TypeJsonSchema))
+    """Whether a type must be wrapped in an object (R: ``type_needs_wrapper()``, OpenAI).
+
+    Strict mode takes object schemas only: a JSON schema given as it is goes
+    unwrapped when it describes an object, and is wrapped otherwise (the
+    ``anyOf`` of ``int | str``, an enum of numbers, an array).
+    """
+    if isinstance(type_, TypeJsonSchema):
+        return type_.json.get("type") != "object"
+    return not isinstance(type_, TypeObject)
 
 
 def spec_for(target: Any, *, wrap: Callable[[Type], bool] = needs_wrapper) -> StructuredSpec:
@@ -226,7 +261,7 @@ def json_turn(turn: AssistantTurn) -> AssistantTurn:
         return turn
     try:
         value = json.loads(_strip_fences(text))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply: left as text
         return turn
     contents: list[Content] = []
     placed = False

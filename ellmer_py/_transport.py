@@ -8,13 +8,9 @@ JSON and hands back JSON, or the raw bytes of a stream.
 from __future__ import annotations
 
 import json
-import math
-import random
 import re
 import threading
-import time
 from collections.abc import Iterator, Mapping
-from itertools import takewhile
 from typing import TYPE_CHECKING, Any
 
 from . import _settings
@@ -26,14 +22,15 @@ from ._errors import (
     TransportError,
 )
 from ._http_errors import error_from_response
+from ._redact import Secrets, redact
+from ._retry import RETRY_STATUSES, make_retry, tries_of
+from ._scope import Deadline, current_deadline, timed
 
 if TYPE_CHECKING:
     import urllib3
 
 __all__ = ["RETRY_STATUSES", "Transport"]
 
-#: 529 is Anthropic's "overloaded" (R retries it for Claude); harmless elsewhere.
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
 _READ_SIZE = 65536
 _MAX_ERROR_BODY = 1 << 20
 
@@ -50,9 +47,13 @@ class Transport:
     Connect errors and 408, 429, 500, 502, 503, 504, 529 answers are retried with
     jittered exponential backoff (retry n waits ``backoff_factor * 2**(n-1)``
     seconds plus up to ``backoff_factor`` of jitter, at most ``backoff_max``),
-    or as long as ``Retry-After`` says, up to ``retry_after_cap`` seconds.
-    A read timeout or a connection dropped after the request was sent is not
-    retried: the model may already be working on it.
+    or as long as ``Retry-After`` says, up to ``retry_after_cap`` seconds
+    (``_retry``). A timeout or a connection dropped after the request was
+    sent is not retried: the model may already be working on it.
+    ``timeout_s`` bounds each try of a call as a whole (R's
+    ``req_timeout()``); for a stream, the wait for its head and then for
+    each next piece. ``http_proxy``/``HTTPS_PROXY``/``NO_PROXY`` are read
+    per request, as curl reads them (``_settings.proxy_for``).
     """
 
     def __init__(
@@ -74,7 +75,10 @@ class Transport:
         self.retry_after_cap = retry_after_cap
         self.user_agent = user_agent
         self._pool: urllib3.PoolManager | None = None
+        self._proxies: dict[str, urllib3.ProxyManager] = {}
         self._lock = threading.Lock()
+        #: The credentials this transport has sent, hidden in whatever comes back.
+        self.secrets = Secrets()
 
     def __repr__(self) -> str:
         return (
@@ -90,79 +94,48 @@ class Transport:
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
-                    import urllib3
-
-                    from ._scope import scoped_pool_classes
-
-                    pool = urllib3.PoolManager(
-                        num_pools=4,
-                        maxsize=16,
-                        retries=self._retry(),
-                        timeout=urllib3.Timeout(connect=self.timeout_s, read=self.timeout_s),
-                    )
-                    # Requests made in a RequestScope (chat_async, parallel_chat) can be
-                    # throttled and cancelled; outside one these pools are urllib3's.
-                    pool.pool_classes_by_scheme = scoped_pool_classes()
-                    self._pool = pool
+                    self._pool = self._new_manager(None)
         return self._pool
 
-    def _retry(self) -> urllib3.Retry:
+    def _new_manager(self, proxy: _settings.Proxy | None) -> urllib3.PoolManager:
         import urllib3
 
-        class _Retry(urllib3.Retry):
-            def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
-                try:
-                    return super().get_retry_after(response)
-                except urllib3.exceptions.InvalidHeader:
-                    # "1.5", "nan" or garbage: a finite number is honoured (capped),
-                    # anything else falls back to our own backoff
-                    raw = response.headers.get("Retry-After", "")
-                    try:
-                        value = float(raw)
-                    except ValueError:
-                        return None
-                    if not math.isfinite(value):
-                        return float(self.retry_after_max) if value > 0 else None
-                    return min(max(value, 0.0), float(self.retry_after_max))
+        from ._scope import scoped_pool_classes
 
-            def get_backoff_time(self) -> float:
-                # urllib3 retries the first time at once; back off from the first
-                # retry on: factor * 2**(n-1) plus jitter, capped at backoff_max.
-                errors = sum(
-                    1
-                    for _ in takewhile(
-                        lambda x: x.redirect_location is None, reversed(self.history)
-                    )
-                )
-                if errors == 0:
-                    return 0.0
-                value = self.backoff_factor * (2 ** (errors - 1))
-                if self.backoff_jitter:
-                    value += random.random() * self.backoff_jitter
-                return float(max(0.0, min(self.backoff_max, value)))
-
-        retries = self.max_tries - 1
-        return _Retry(
-            total=retries,
-            connect=retries,
-            read=0,
-            status=retries,
-            other=0,
-            redirect=5,
-            allowed_methods=None,  # POST too: urllib3 does not retry it by default
-            status_forcelist=RETRY_STATUSES,
-            backoff_factor=self.backoff_factor,
-            backoff_max=self.backoff_max,
-            backoff_jitter=self.backoff_factor,
-            raise_on_status=False,
-            respect_retry_after_header=True,
-            retry_after_max=self.retry_after_cap,
+        options: dict[str, Any] = {
+            "num_pools": 4,
+            "maxsize": 10,  # idle connections kept: as many as were ever in use at once
+            "retries": make_retry(self),
+            "timeout": urllib3.Timeout(connect=self.timeout_s, read=self.timeout_s),
+        }
+        manager = (
+            urllib3.PoolManager(**options)
+            if proxy is None
+            else urllib3.ProxyManager(proxy.url, proxy_headers=proxy.headers, **options)
         )
+        # Requests made in a RequestScope (chat_async, parallel_chat) can be throttled
+        # and cancelled, and any under a Deadline cut; the pools are never full.
+        manager.pool_classes_by_scheme = scoped_pool_classes()
+        return manager
+
+    def _manager(self, url: str) -> urllib3.PoolManager:
+        """The pool for ``url``: the direct one, or that of the proxy the environment names."""
+        proxy = _settings.proxy_for(url)
+        if proxy is None:
+            return self.pool
+        key = f"{proxy.url} {sorted(proxy.headers.items())}"
+        with self._lock:
+            if key not in self._proxies:
+                self.secrets.add_headers(proxy.headers)
+                self._proxies[key] = self._new_manager(proxy)  # type: ignore[assignment]
+            return self._proxies[key]
 
     def close(self) -> None:
         """Close every pooled connection."""
         if self._pool is not None:
             self._pool.clear()
+        for manager in list(self._proxies.values()):
+            manager.clear()
 
     # -- requests -----------------------------------------------------------
 
@@ -186,32 +159,57 @@ class Transport:
     ) -> urllib3.BaseHTTPResponse:
         import urllib3
 
+        from ._credentials import check_headers
+        from ._redirect import follow
+
         if body is None or isinstance(body, bytes):
             payload = body
         else:
             payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        try:
-            return self.pool.request(
+        sent = self._headers(headers, payload is not None)
+        check_headers(sent, self.provider)  # http.client would raise a ValueError quoting it
+        self.secrets.add_headers(sent)
+
+        def send(
+            method: str, url: str, headers: Mapping[str, str], payload: bytes | None
+        ) -> urllib3.BaseHTTPResponse:
+            return self._manager(url).request(
                 method,
                 url,
                 body=payload,
-                headers=self._headers(headers, payload is not None),
+                headers=dict(headers),
                 preload_content=not stream,
+                redirect=False,
             )
+
+        try:
+            return follow(send, method, url, sent, payload, provider=self.provider, stream=stream)
         except urllib3.exceptions.MaxRetryError as exc:
             raise self._transport_error(exc.reason, url) from None
         except urllib3.exceptions.HTTPError as exc:
             raise self._transport_error(exc, url) from None
 
-    def _transport_error(self, reason: BaseException | None, url: str) -> TransportError:
+    def _timeout_error(self, what: str, url: str) -> RequestTimeoutError:
+        """A timeout, saying which limit passed: the whole answer, a stream's head or a gap."""
+        where, limit = _origin(url), f"within {self.timeout_s:g} s"
+        text = {
+            "start": f"the stream from {where} did not start {limit}",
+            "gap": f"the stream from {where} stalled: nothing new arrived {limit}",
+        }.get(what, f"no complete answer from {where} {limit}")
+        return RequestTimeoutError(
+            f"{self.provider}: {text}. Raise the timeout with ELLMER_TIMEOUT_S or timeout_s=.",
+            provider=self.provider,
+        )
+
+    def _transport_error(self, reason: BaseException | None, url: str) -> EllmerError:
         import urllib3
 
         where = _origin(url)
         tries = f" after {self.max_tries} tries" if self.max_tries > 1 else ""
-        if isinstance(reason, urllib3.exceptions.ReadTimeoutError):
-            return RequestTimeoutError(
-                f"{self.provider}: no answer from {where} within {self.timeout_s:g} s. "
-                "Raise the timeout with ELLMER_TIMEOUT_S or timeout_s=.",
+        if isinstance(reason, urllib3.exceptions.DecodeError):  # a corrupt gzip body, ...
+            why = "; ".join(str(a).rstrip(".") for a in reason.args)
+            return MalformedResponseError(
+                f"{self.provider}: the answer from {where} could not be decoded: {why}.",
                 provider=self.provider,
             )
         # NewConnectionError (refused, unreachable, DNS) subclasses
@@ -223,6 +221,19 @@ class Transport:
                 f"{self.provider}: could not connect to {where}{tries}: timed out.",
                 provider=self.provider,
             )
+        if isinstance(reason, urllib3.exceptions.ProxyError):
+            proxy = _settings.proxy_for(url)
+            via = f" through the proxy in {proxy.variable}" if proxy else " through a proxy"
+            return TransportError(
+                f"{self.provider}: could not connect to {where}{via}{tries}: "
+                f"{_reason_text(reason.original_error)}.",
+                provider=self.provider,
+            )
+        deadline = current_deadline()
+        if deadline is not None and deadline.expired:  # the watchdog cut the connection
+            return self._timeout_error(deadline.expired, url)
+        if isinstance(reason, urllib3.exceptions.ReadTimeoutError):
+            return self._timeout_error(deadline.what if deadline else "answer", url)
         if isinstance(reason, urllib3.exceptions.ProtocolError):
             return ConnectionCutError(
                 f"{self.provider}: the connection to {where} was closed before the answer "
@@ -237,8 +248,8 @@ class Transport:
     def _raise_for_status(
         self, response: urllib3.BaseHTTPResponse, stream: bool, sent: Mapping[str, str]
     ) -> None:
-        if response.status < 400:
-            return
+        if response.status < 300:
+            return  # a redirect reaching here was not followed: an error answer like any other
         try:
             body = response.read(_MAX_ERROR_BODY) if stream else response.data
         except Exception:
@@ -246,15 +257,15 @@ class Transport:
         finally:
             if stream:
                 response.release_conn()
-        history = response.retries.history if response.retries is not None else ()
         error = error_from_response(
             self.provider,
             response.status,
             _lower(response.headers),
             body or b"",
-            tries=len(history) + 1,
+            tries=tries_of(response.retries),
+            secrets=self.secrets.values,
         )
-        raise _redacted(error, sent)
+        raise error
 
     def request_json(
         self,
@@ -270,21 +281,22 @@ class Transport:
         A dict passed as ``response_headers`` is filled with the answer's
         headers (lower-cased names).
         """
-        response = self._send(method, url, headers, body, stream=False)
-        self._raise_for_status(response, stream=False, sent=headers)
+        with timed(self.timeout_s, "answer"):
+            response = self._send(method, url, headers, body, stream=False)
+            self._raise_for_status(response, stream=False, sent=headers)
         if response_headers is not None:
             response_headers.update(_lower(response.headers))
         data = response.data
         try:
             return json.loads(data)
-        except ValueError:
-            snippet = data[:200].decode("utf-8", "replace")
-            error = MalformedResponseError(
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
+            # redact the server's text before cutting it: a cut key would show its start
+            snippet = redact(data[:4096].decode("utf-8", "replace"), self.secrets.values)[:200]
+            raise MalformedResponseError(
                 f"{self.provider}: the answer from {_origin(url)} is not JSON: {snippet!r}",
                 provider=self.provider,
                 status=response.status,
-            )
-            raise _redacted(error, headers) from None
+            ) from None
 
     def request_bytes(
         self,
@@ -295,8 +307,9 @@ class Transport:
         body: Mapping[str, Any] | bytes | None = None,
     ) -> tuple[bytes, dict[str, str]]:
         """Send one request and return the raw answer body and its headers (lower-cased)."""
-        response = self._send(method, url, headers, body, stream=False)
-        self._raise_for_status(response, stream=False, sent=headers)
+        with timed(self.timeout_s, "answer"):
+            response = self._send(method, url, headers, body, stream=False)
+            self._raise_for_status(response, stream=False, sent=headers)
         return response.data, _lower(response.headers)
 
     def stream(
@@ -313,21 +326,34 @@ class Transport:
         """
         if not any(k.lower() == "accept" for k in headers):
             headers = {**headers, "Accept": "text/event-stream"}
-        response = self._send(method, url, headers, body, stream=True)
-        self._raise_for_status(response, stream=True, sent=headers)
-        return StreamResponse(self, response, url)
+        with timed(self.timeout_s, "start") as deadline:
+            response = self._send(method, url, headers, body, stream=True)
+            self._raise_for_status(response, stream=True, sent=headers)
+        return StreamResponse(self, response, url, deadline)
 
 
 class StreamResponse:
-    """An open streamed answer: iterate for byte chunks; always closed after."""
+    """An open streamed answer: iterate for byte chunks; always closed after.
 
-    def __init__(self, transport: Transport, response: urllib3.BaseHTTPResponse, url: str) -> None:
+    Each next piece must arrive within ``timeout_s`` (``deadline`` cuts the
+    connection otherwise, and the read raises RequestTimeoutError).
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        response: urllib3.BaseHTTPResponse,
+        url: str,
+        deadline: Deadline,
+    ) -> None:
         self._transport = transport
         self._response = response
         self._url = url
+        self._deadline = deadline
         self.status = response.status
         self.headers = _lower(response.headers)
         self._done = False
+        self._started = False  # a piece of the body arrived
         self._source = self._raw_chunks()
 
     @property
@@ -350,28 +376,40 @@ class StreamResponse:
                 if not chunk:
                     break
                 yield chunk
-        self._done = True
+        self._done = not self._deadline.expired  # a cut connection reads as an end
 
-    def _next(self) -> bytes | None:
-        """The next piece of the body, or None at its end; errors become ours."""
+    def _next(self, clocked: bool = True) -> bytes | None:
+        """The next piece of the body, or None at its end; errors become ours.
+
+        ``clocked``: it must come within ``timeout_s`` (else the clock already runs).
+        """
         import urllib3
 
+        deadline, what = self._deadline, "gap" if self._started else "start"
+        if clocked:
+            deadline.start(what)
         try:
-            return next(self._source, None)
-        except urllib3.exceptions.ReadTimeoutError as exc:
+            chunk = next(self._source, None)
+        except urllib3.exceptions.ReadTimeoutError:
+            raise self._transport._timeout_error(what, self._url) from None
+        except urllib3.exceptions.DecodeError as exc:
             raise self._transport._transport_error(exc, self._url) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if deadline.expired:
+                raise self._transport._timeout_error(deadline.expired, self._url) from None
             raise self._cut(exc) from None
+        finally:
+            if clocked:
+                deadline.stop()
+        if chunk is None and deadline.expired:
+            raise self._transport._timeout_error(deadline.expired, self._url)
+        self._started = True
+        return chunk
 
     def __iter__(self) -> Iterator[bytes]:
-        import urllib3
-
         try:
-            yield from self._source
-        except urllib3.exceptions.ReadTimeoutError as exc:
-            raise self._transport._transport_error(exc, self._url) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._cut(exc) from None
+            while (chunk := self._next()) is not None:
+                yield chunk
         finally:
             self.close()
 
@@ -394,72 +432,31 @@ class StreamResponse:
         if self._done:
             self.close()
             return
-        response = self._response
-        sock = getattr(getattr(response, "connection", None), "sock", None)
-        old_timeout = sock.gettimeout() if sock is not None else None
-        deadline = time.monotonic() + grace
+        # the socket is never touched here: once the body has ended, its
+        # connection is back in the pool (or closed, if the pool let it go)
+        self._deadline.start("finish", grace)
         left = limit
         try:
             while left > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                if sock is not None:
-                    sock.settimeout(remaining)
-                chunk = self._next()
+                chunk = self._next(clocked=False)
                 if chunk is None:
                     break
                 left -= len(chunk)
         except Exception:  # a timeout or a cut: the connection is dropped below
             pass
         finally:
-            if sock is not None and self._done:
-                sock.settimeout(old_timeout)
             self.close()
 
     def close(self) -> None:
-        """Release the connection; drop it if the body was not read to its end."""
-        if not self._done:
-            self._response.close()
-        self._response.release_conn()
-
-
-_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|session|password", re.IGNORECASE)
-_REDACTED = "[REDACTED]"
-
-
-def _secrets(headers: Mapping[str, str]) -> list[str]:
-    """Values of the credential-like headers a request carried, longest first.
-
-    ``Authorization: Bearer <key>`` gives both the whole value and ``<key>``;
-    values shorter than 6 characters are not worth hiding and would mangle
-    the message.
-    """
-    found: set[str] = set()
-    for name, value in headers.items():
-        if not _SECRET_HEADER.search(name) or not isinstance(value, str):
-            continue
-        found.add(value.strip())
-        _, _, token = value.strip().partition(" ")
-        found.add(token.strip())
-    return sorted((v for v in found if len(v) >= 6), key=len, reverse=True)
-
-
-def _redacted(error: EllmerError, headers: Mapping[str, str]) -> EllmerError:
-    """Hide any credential a server quoted back (e.g. "Incorrect API key: sk-...")."""
-    secrets = _secrets(headers)
-
-    def scrub(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, _REDACTED)
-        return text
-
-    if any(s in error.message or s in (error.server_message or "") for s in secrets):
-        error.message = scrub(error.message)
-        error.args = (error.message,)
-        if error.server_message is not None:
-            error.server_message = scrub(error.server_message)
-    return error
+        """Release the connection; drop it if the body was not read to its end. Idempotent."""
+        try:
+            if not self._done:
+                self._response.close()
+            self._response.release_conn()
+        except OSError:  # the connection was closed already
+            pass
+        finally:
+            self._deadline.end()
 
 
 def _origin(url: str) -> str:

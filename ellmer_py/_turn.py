@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from attrs import field, frozen
 
 from ._content import Content, ContentText
+from ._errors import ConfigurationError
 
 __all__ = [
     "AssistantPartialTurn",
@@ -113,3 +114,53 @@ class AssistantPartialTurn(AssistantTurn):
     """What arrived of an answer before the stream was interrupted, and why."""
 
     reason: str = ""
+
+
+# -- checking what a caller gives (Chat uses these) -------------------------------
+
+
+def user_turn(args: Sequence[str | Content | Turn]) -> UserTurn:
+    """The user turn ``chat()`` sends for its arguments, checked."""
+    if len(args) == 1 and isinstance(args[0], UserTurn):
+        return args[0]
+    if not args:
+        raise ConfigurationError("chat() needs something to say: a string or Content objects.")
+    for i, arg in enumerate(args, 1):
+        if not isinstance(arg, (str, Content)):
+            raise ConfigurationError(
+                f"chat() takes strings and Content objects, not {type(arg).__name__}."
+            )
+        text = arg if isinstance(arg, str) else getattr(arg, "text", None)
+        check_text(text, f"chat()'s argument {i}")
+    return UserTurn(args)  # type: ignore[arg-type]
+
+
+def strings(value: object, what: str) -> list[str]:
+    """``value`` (``what``: a string or a list of strings) as a list of strings."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ConfigurationError(
+            f"{what} must be a string or a list of strings, not {type(value).__name__}."
+        )
+    items = list(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise ConfigurationError(
+                f"{what} must be a string or a list of strings; item {i} is "
+                f"{type(item).__name__}: {item!r:.40}."
+            )
+    return items
+
+
+def check_text(text: object, where: str) -> None:
+    """Text that can't be sent (a lone surrogate, which UTF-8 can't encode) is refused."""
+    if not isinstance(text, str):
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigurationError(
+            f"{where} has a lone surrogate ({text[exc.start]!r} at position {exc.start}), which "
+            "can't be sent as UTF-8; remove it, or decode the text with errors='replace' first."
+        ) from None

@@ -155,13 +155,20 @@ class OneErrorClass(Provider):
 
 
 class KeepsHeadersInTurn(Provider):
-    """Broken: the answer's raw JSON keeps the request headers, credential included."""
+    """Broken: the answer's text keeps the request headers, credential included.
+
+    (A credential in an answer's raw JSON or partial reason is redacted by the
+    core before the turn is recorded; its contents are the model's own.)
+    """
 
     def chat_perform(self, turns: Sequence[Turn], **kwargs: Any) -> AssistantTurn:
         from attrs import evolve
 
+        from ellmer_py import ContentText
+
         turn = super().chat_perform(turns, **kwargs)
-        return evolve(turn, json={"answer": turn.json, "sent_headers": self.auth_only_headers()})
+        headers = ContentText(repr(self.auth_only_headers()))
+        return evolve(turn, contents=(*turn.contents, headers))
 
 
 class DropsTools(OpenAIChat):

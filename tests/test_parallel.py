@@ -211,15 +211,17 @@ def test_max_active_bounds_the_requests_in_flight(srv: FakeServer, server: Serve
     assert 0.45 <= elapsed < 1.2  # three rounds of three
 
 
-def test_rpm_spaces_the_requests(srv: FakeServer, server: Server) -> None:
-    # 600 a minute = one every 0.1 s, after a burst of max_active (2).
-    parallel_chat_text(make_chat(srv), [f"p{i}" for i in range(6)], max_active=2, rpm=600)
-    times = sorted(t for _, t in server.seen)
-    offsets = [t - times[0] for t in times]
-    assert offsets[1] < 0.05  # the burst
-    for k in range(2, 6):
-        assert offsets[k] >= (k - 1) * 0.1 - 0.02, offsets
-    assert offsets[5] < 0.8
+def test_rpm_spaces_the_requests_after_a_full_bucket(srv: FakeServer, server: Server) -> None:
+    # R: req_throttle(capacity = rpm, fill_time_s = 60). 240 a minute: the bucket
+    # starts with 240 tokens, then gains one every 0.25 s, so request k (from 0)
+    # past the first 240 cannot start before (k - 239) * 0.25 s.
+    n = 243
+    start = time.monotonic()
+    texts = parallel_chat_text(make_chat(srv), [f"p{i}" for i in range(n)], max_active=8, rpm=240)
+    assert texts == [f"answer to p{i}" for i in range(n)]
+    offsets = sorted(t - start for _, t in server.seen)
+    for k in range(240, n):
+        assert offsets[k] >= (k - 239) * 0.25, offsets[235:]
 
 
 def test_rate_limiter_is_a_token_bucket() -> None:

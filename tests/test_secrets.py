@@ -133,20 +133,50 @@ def test_repr_of_chat_and_provider(srv: FakeServer) -> None:
 def test_repr_with_env_and_dict_credentials(
     srv: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The reprs hide a key read from the environment or sent as a dict header.
+
+    The key lives only in the environment or inside a function, where no repr
+    can reach it, until a server quotes it back: here it does, in a stream's
+    error event (kept as the partial turn's reason) and in the raw JSON of an
+    answer. Only redaction keeps it out of what these reprs show.
+    """
     monkeypatch.setenv("HUGGINGFACE_API_KEY", KEY)
-    srv.enqueue(answer(), answer())
+    quoted = json.dumps({"error": {"message": f"bad key {KEY} for this model"}})
+    srv.enqueue(
+        Reply.sse(
+            [
+                sse_data({"choices": [{"index": 0, "delta": {"content": "some text"}}]}),
+                f"event: error\ndata: {quoted}\n\n",
+            ]
+        ),
+        Reply.json({**json.loads(answer().body), "id": f"req-{KEY}"}),
+    )
     from_env = chat_huggingface(model="org/m", base_url=srv.base_url, echo="none")
-    from_env.chat("hi")
+    with pytest.raises(EllmerError):
+        from_env.chat("hi", echo="output")
     as_dict = chat_openai_compatible(
-        srv.base_url, model="m", credentials=lambda: {"X-Api-Key": KEY}, echo="none"
+        srv.base_url, model="m", credentials=lambda: {"X-Tenant": KEY}, echo="none"
     )
     as_dict.chat("hi")
-    assert_hidden(
-        repr(from_env)
-        + repr(from_env.get_provider())
-        + repr(as_dict)
-        + repr(as_dict.get_provider())
+    # the key was really sent, and really quoted back
+    assert srv.requests[0].headers["authorization"] == f"Bearer {KEY}"
+    assert srv.requests[1].headers["x-tenant"] == KEY
+    assert getattr(from_env.get_turns()[-1], "reason", "")  # the partial turn quotes the server
+    shown = "\n".join(
+        repr(x)
+        for x in (
+            from_env,
+            from_env.get_provider(),
+            from_env.get_turns(),
+            [getattr(t, "json", None) for t in from_env.get_turns()],
+            as_dict,
+            as_dict.get_provider(),
+            as_dict.get_turns(),
+            [getattr(t, "json", None) for t in as_dict.get_turns()],
+        )
     )
+    assert "[REDACTED]" in shown
+    assert_hidden(shown)
 
 
 # --- errors --------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from ellmer_py import (
     AssistantPartialTurn,
     AssistantTurn,
+    AuthenticationError,
     BadRequestError,
     Chat,
     ConnectionCutError,
@@ -650,8 +651,14 @@ def test_http_error_before_streaming_leaves_turns_unchanged(srv: FakeServer) -> 
     with pytest.raises(BadRequestError, match="prompt too long"):
         list(chat.stream("more"))
     assert chat.get_turns() == before
-    with pytest.raises(Exception, match="Invalid credentials"):
+    with pytest.raises(AuthenticationError) as info:
         chat.chat("more", echo="output")
+    assert type(info.value) is AuthenticationError
+    assert info.value.status == 401
+    assert str(info.value) == (
+        "Acme: HTTP 401: Invalid credentials in Authorization header. Check the credential "
+        "(environment variable or `credentials=`)."
+    )
     assert chat.get_turns() == before
 
 

@@ -410,9 +410,13 @@ def test_a_price_list_that_fails_is_not_asked_for_again(srv: FakeServer, models:
     route(srv, answer("one"), answer("two"), models=models)
     chat = hf(srv)
     assert chat.chat("hi") == "one"
+    asked = len(gets(srv))
+    # once; a connection that had served the chat and is dropped unanswered is tried once
+    # more on a fresh one (the transport's retry of a stale keep-alive connection)
+    assert asked == (2 if models.mode == "drop" else 1)
     assert chat.chat("again") == "two"
     assert cost_of(chat) is None
-    assert len(gets(srv)) == 1
+    assert len(gets(srv)) == asked  # not asked for again
     assert [row["cost"] for row in chat.get_tokens()] == [None, None]
 
 

@@ -6,6 +6,12 @@ of its own (OpenAI's tool-call index, Anthropic's block index); the
 accumulator keeps the pieces in order and turns them into Contents at any
 moment. That is where the partial-turn rule lives, once: whatever arrived is
 kept, and tool arguments cut mid-JSON stay as their text.
+
+A server can send anything, so every piece is taken as a wire value: the
+helpers here (``count``, ``text_or_none``, ``snippet``) read a field of the
+wrong type as absent and never raise. Text that arrives in pieces (argument
+fragments) is joined once, when a turn is built, so a long value streamed in
+many pieces costs linear time.
 """
 
 from __future__ import annotations
@@ -16,13 +22,57 @@ from typing import Any
 
 from .._content import Content, ContentText, ContentThinking, ContentToolRequest
 
-__all__ = ["StreamAccumulator", "parse_arguments"]
+__all__ = ["StreamAccumulator", "count", "parse_arguments", "snippet", "text_or_none"]
 
 _TEXT, _THINKING, _TOOL, _BLOCK = 0, 1, 2, 3
+#: A token count above this is not a count (and would overflow a float price).
+_MAX_COUNT = 2**53
+_MAX_COUNT_DIGITS = 15
+
+
+def count(value: Any) -> int:
+    """A token count from the wire: an integer, or a string of digits (``"12"``).
+
+    Anything else (a float, a bool, a negative or absurdly large number, an
+    object, null) counts as 0, as an absent field does.
+    """
+    if type(value) is int:
+        return value if 0 <= value <= _MAX_COUNT else 0
+    if (
+        type(value) is str
+        and 0 < len(value) <= _MAX_COUNT_DIGITS
+        and value.isascii()
+        and value.isdigit()
+    ):
+        return int(value)
+    return 0
+
+
+def text_or_none(value: Any) -> str | None:
+    """A text field: the string, or None for anything else (a field of the wrong type)."""
+    return value if type(value) is str else None
+
+
+def snippet(value: Any, limit: int = 200) -> str:
+    """The start of a value as JSON text, for an error message; never raises.
+
+    (A value nested deeper than ``json.dumps`` can go, or one it cannot write,
+    is shown by its type.)
+    """
+    if type(value) is str:
+        return value[:limit]
+    try:
+        text = json.dumps(value, default=lambda v: type(v).__name__)
+    except (ValueError, TypeError, RecursionError):
+        text = f"(a {type(value).__name__} that cannot be shown)"
+    return text[:limit]
 
 
 def parse_arguments(raw: Any) -> Any:
-    """Tool-call arguments: JSON text usually (kept as text when it is not JSON), or an object."""
+    """Tool-call arguments: JSON text usually (kept as text when it is not JSON), or an object.
+
+    Text nested too deep to parse is kept as text too.
+    """
     if isinstance(raw, str):
         if not raw.strip():
             return {}
@@ -34,7 +84,7 @@ def parse_arguments(raw: Any) -> Any:
 
 
 class _Slot:
-    __slots__ = ("args", "build", "extra", "id", "kind", "name", "order", "parts")
+    __slots__ = ("arg_parts", "args", "build", "extra", "id", "kind", "name", "order", "parts")
 
     def __init__(self, kind: int, order: float) -> None:
         self.kind = kind
@@ -42,7 +92,8 @@ class _Slot:
         self.parts: list[str] = []
         self.id: str | None = None
         self.name = ""
-        self.args: Any = None
+        self.args: Any = None  # an object that replaced the arguments, or None
+        self.arg_parts: list[str] = []  # argument text fragments, joined when read
         self.extra: dict[str, Any] | None = None
         self.build: Callable[[Any, dict[str, Any] | None], Content | None] | None = None
 
@@ -109,9 +160,12 @@ class StreamAccumulator:
         if slot is None:
             slot = self._slot(key, _TOOL, None)
         if isinstance(fragment, str):
-            slot.args = (slot.args if isinstance(slot.args, str) else "") + fragment
+            if slot.args is not None:
+                slot.args = None  # text after an object starts the arguments over
+            slot.arg_parts.append(fragment)
         elif fragment is not None:
             slot.args = fragment
+            slot.arg_parts.clear()
 
     def extra(self, key: Hashable, name: str, value: Any, *, append: bool = False) -> None:
         """Set (or, with ``append``, add to) provider data kept with the slot's content.
@@ -123,13 +177,15 @@ class StreamAccumulator:
             return
         if slot.extra is None:
             slot.extra = {}
+        old = slot.extra.get(name)
         if not append:
             slot.extra[name] = value
         elif isinstance(value, str):
-            old = slot.extra.get(name)
             slot.extra[name] = (old if isinstance(old, str) else "") + value
+        elif isinstance(old, list):
+            old.append(value)
         else:
-            slot.extra.setdefault(name, []).append(value)
+            slot.extra[name] = [value]  # what was there was not a list: it is replaced
 
     def block(
         self,
@@ -146,7 +202,7 @@ class StreamAccumulator:
         slot = self._slot(key, _BLOCK, order)
         slot.build = build
         if arguments is not None:
-            slot.args = arguments
+            self.arguments(key, arguments)
 
     def contents(self) -> tuple[Content, ...]:
         """The Contents for everything received so far, in order."""
@@ -167,13 +223,23 @@ class StreamAccumulator:
                     ContentToolRequest(
                         id=slot.id or f"call_{calls}",
                         name=slot.name,
-                        arguments=parse_arguments(slot.args),
+                        arguments=parse_arguments(_arguments(slot)),
                         extra=slot.extra,
                     )
                 )
                 calls += 1
             elif slot.build is not None:
-                built = slot.build(parse_arguments(slot.args), slot.extra)
+                built = slot.build(parse_arguments(_arguments(slot)), slot.extra)
                 if built is not None:
                     out.append(built)
         return tuple(out)
+
+
+def _arguments(slot: _Slot) -> Any:
+    """A slot's arguments: the text fragments joined (once: kept joined), or the object."""
+    parts = slot.arg_parts
+    if not parts:
+        return slot.args
+    if len(parts) > 1:
+        parts[:] = ["".join(parts)]
+    return parts[0]

@@ -35,7 +35,7 @@ from .._params import Params, standardise_params
 from .._sse import SSEParser
 from .._turn import AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
 from . import WireRequest
-from ._accumulator import StreamAccumulator
+from ._accumulator import StreamAccumulator, count, snippet, text_or_none
 from ._schema import plain_schema
 
 if TYPE_CHECKING:
@@ -90,27 +90,36 @@ def has_structured_output(model: str) -> bool:
     return bool(_STRUCTURED_MODEL.match(model))
 
 
-def _count(value: Any) -> int:
-    """A token count; anything that is not a whole number counts as 0."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 def tokens(usage: Any) -> Tokens | None:
-    """Tokens as R counts them: cache writes are input, cache reads are cached input."""
+    """Tokens as R counts them: cache writes are input, cache reads are cached input.
+
+    A count that is not a whole number (or a string of digits) is 0.
+    """
     if not isinstance(usage, Mapping):
         return None
     return Tokens(
-        input=_count(usage.get("input_tokens")) + _count(usage.get("cache_creation_input_tokens")),
-        output=_count(usage.get("output_tokens")),
-        cached_input=_count(usage.get("cache_read_input_tokens")),
+        input=count(usage.get("input_tokens")) + count(usage.get("cache_creation_input_tokens")),
+        output=count(usage.get("output_tokens")),
+        cached_input=count(usage.get("cache_read_input_tokens")),
     )
 
 
 def finish_reason(reason: Any) -> str | None:
-    """The stop reason in ellmer's words (R: ``value_finish_reason``)."""
-    if reason is None:
+    """The stop reason in ellmer's words (R: ``value_finish_reason``); a non-string is none."""
+    if type(reason) is not str or not reason:
         return None
-    return _FINISH_REASONS.get(reason, str(reason))
+    return _FINISH_REASONS.get(reason, reason)
+
+
+def _index(value: Any) -> int | str | None:
+    """A block index: an integer (or a string); any other value is no index."""
+    return value if type(value) in (int, str) else None
+
+
+def _block_id(value: Any) -> str | None:
+    if type(value) is str:
+        return value or None
+    return str(value) if type(value) is int else None
 
 
 # -- ellmer -> Claude ----------------------------------------------------------------
@@ -232,12 +241,19 @@ def _server_tool(block: Mapping[str, Any]) -> Callable[[Any, Any], Content | Non
         merged = {**block, "input": arguments}
         args = arguments if isinstance(arguments, Mapping) else {}
         if block.get("name") == "web_search":
-            return ContentToolRequestSearch(query=str(args.get("query", "")), json=merged)
+            return ContentToolRequestSearch(query=_scalar_text(args.get("query")), json=merged)
         if block.get("name") == "web_fetch":
-            return ContentToolRequestFetch(url=str(args.get("url", "")), json=merged)
+            return ContentToolRequestFetch(url=_scalar_text(args.get("url")), json=merged)
         return None  # a server tool ellmer does not know (R aborts): left out
 
     return build
+
+
+def _scalar_text(value: Any) -> str:
+    """A string, or a number as text; anything else (an object, null) is ""."""
+    if type(value) is str:
+        return value
+    return str(value) if type(value) in (int, float) else ""
 
 
 def _structured(arguments: Any, extra: Any) -> Content:
@@ -270,8 +286,9 @@ def start_block(acc: StreamAccumulator, index: Any, block: Any) -> None:
     """A content block opens (or arrives whole, in a non-streamed answer)."""
     if not isinstance(block, Mapping):
         return
+    index = _index(index)
     kind = block.get("type")
-    order = index if isinstance(index, int) and not isinstance(index, bool) else None
+    order = index if type(index) is int else None
     if kind == "text":
         text = block.get("text")
         acc.text(index, text if isinstance(text, str) else "", order=order)
@@ -295,13 +312,7 @@ def start_block(acc: StreamAccumulator, index: Any, block: Any) -> None:
         if name == STRUCTURED_TOOL:
             acc.block(index, _structured, arguments=arguments, order=order)
             return
-        call_id = block.get("id")
-        acc.tool(
-            index,
-            id=str(call_id) if call_id not in (None, "") else None,
-            name=name if isinstance(name, str) else None,
-            order=order,
-        )
+        acc.tool(index, id=_block_id(block.get("id")), name=text_or_none(name), order=order)
         if arguments is not None:
             acc.arguments(index, arguments)
     elif kind == "server_tool_use":
@@ -316,6 +327,7 @@ def start_block(acc: StreamAccumulator, index: Any, block: Any) -> None:
 def _delta(acc: StreamAccumulator, index: Any, delta: Any, out: list[Content]) -> None:
     if not isinstance(delta, Mapping):
         return
+    index = _index(index)
     kind = delta.get("type")
     if kind == "text_delta":
         text = delta.get("text")
@@ -336,7 +348,9 @@ def _delta(acc: StreamAccumulator, index: Any, delta: Any, out: list[Content]) -
         if isinstance(signature, str):
             acc.extra(index, "signature", signature, append=True)
     elif kind == "citations_delta":
-        acc.extra(index, "citations", delta.get("citation"), append=True)
+        citation = delta.get("citation")
+        if isinstance(citation, Mapping):
+            acc.extra(index, "citations", citation, append=True)
 
 
 def _merge_usage(acc: StreamAccumulator, usage: Any) -> None:
@@ -349,10 +363,10 @@ def _merge_usage(acc: StreamAccumulator, usage: Any) -> None:
 def error_message(error: Any) -> str:
     """An error object as R words it: ``message [type]``."""
     if not isinstance(error, Mapping):
-        return str(error)
+        return snippet(error, 300)
     message = error.get("message")
     kind = error.get("type")
-    text = message if isinstance(message, str) and message else json.dumps(error)
+    text = message if isinstance(message, str) and message else snippet(error, 300)
     return f"{text} [{kind}]" if isinstance(kind, str) and kind else text
 
 
@@ -416,10 +430,12 @@ class AnthropicDecoder:
             block = doc.get("content_block")
             start_block(acc, index, block)
             if isinstance(block, Mapping):
-                if block.get("type") == "text" and block.get("text"):
-                    out.append(ContentText(str(block["text"])))
-                elif block.get("type") == "thinking" and block.get("thinking"):
-                    out.append(ContentThinking(str(block["thinking"])))
+                text = block.get("text")
+                thinking = block.get("thinking")
+                if block.get("type") == "text" and text and type(text) is str:
+                    out.append(ContentText(text))
+                elif block.get("type") == "thinking" and thinking and type(thinking) is str:
+                    out.append(ContentThinking(thinking))
         elif kind == "message_start":
             message = doc.get("message")
             if isinstance(message, Mapping):
@@ -428,9 +444,10 @@ class AnthropicDecoder:
         elif kind == "message_delta":
             delta = doc.get("delta")
             if isinstance(delta, Mapping):
-                if delta.get("stop_reason"):
-                    acc.finish_reason = delta["stop_reason"]
-                    self._message["stop_reason"] = delta["stop_reason"]
+                reason = delta.get("stop_reason")
+                if reason and type(reason) is str:
+                    acc.finish_reason = reason
+                    self._message["stop_reason"] = reason
                 if "stop_sequence" in delta:
                     self._message["stop_sequence"] = delta["stop_sequence"]
             _merge_usage(acc, doc.get("usage"))
@@ -499,11 +516,11 @@ class AnthropicMessages:
 
     def needs_wrapper(self, type: Type, *, model: str | None = None) -> bool:
         """A non-object type is wrapped when it goes in ``output_config`` (which takes objects)."""
-        from .._types import TypeJsonSchema, TypeObject
+        from .._structured import needs_wrapper
 
         if model is not None and not self._uses_output_config(type, model):
             return False  # the structured tool wraps it in {"data": ...} itself
-        return not isinstance(type, (TypeObject, TypeJsonSchema))
+        return needs_wrapper(type)
 
     def _uses_output_config(self, type: Type, model: str) -> bool:
         from .._types import TypeObject
@@ -595,7 +612,7 @@ class AnthropicMessages:
         blocks = doc.get("content")
         if not isinstance(blocks, list):
             raise MalformedResponseError(
-                "The server's answer has no 'content' list: " + json.dumps(doc, default=str)[:200]
+                "The server's answer has no 'content' list: " + snippet(doc)
             )
         acc = StreamAccumulator()
         for index, block in enumerate(blocks):

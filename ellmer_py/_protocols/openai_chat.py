@@ -28,7 +28,7 @@ from .._params import Params, standardise_params
 from .._sse import ServerSentEvent, SSEParser
 from .._turn import AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
 from . import WireRequest
-from ._accumulator import StreamAccumulator, parse_arguments
+from ._accumulator import StreamAccumulator, count, parse_arguments, snippet, text_or_none
 
 if TYPE_CHECKING:
     from .._tools import ToolDef
@@ -139,30 +139,41 @@ def _messages(
 
 
 def _tokens(usage: Any) -> Tokens | None:
+    """Tokens from ``usage``; a count that is not a whole number (or digits) is 0."""
     if not isinstance(usage, Mapping):
         return None
     details = usage.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
-    cached = cached or 0
+    cached = count(details.get("cached_tokens")) if isinstance(details, Mapping) else 0
     return Tokens(
-        input=(usage.get("prompt_tokens") or 0) - cached,
-        output=usage.get("completion_tokens") or 0,
+        input=max(count(usage.get("prompt_tokens")) - cached, 0),
+        output=count(usage.get("completion_tokens")),
         cached_input=cached,
     )
 
 
 def _finish_reason(reason: Any) -> str | None:
-    if reason is None:
+    """The finish reason in ellmer's words; one that is not a string is no reason."""
+    if type(reason) is not str or not reason:
         return None
-    return _FINISH_REASONS.get(reason, str(reason))
+    return _FINISH_REASONS.get(reason, reason)
+
+
+def _call_id(value: Any) -> str | None:
+    """A tool call's id: a non-empty string or a number; anything else is no id."""
+    if type(value) is str:
+        return value or None
+    if type(value) is int:
+        return str(value)
+    return None
 
 
 def _tool_request(call: Mapping[str, Any], index: int) -> ContentToolRequest:
-    function = call.get("function") or {}
-    call_id = call.get("id")
+    function = call.get("function")
+    if not isinstance(function, Mapping):
+        function = {}
     return ContentToolRequest(
-        id=str(call_id) if call_id not in (None, "") else f"call_{index}",
-        name=function.get("name") or "",
+        id=_call_id(call.get("id")) or f"call_{index}",
+        name=text_or_none(function.get("name")) or "",
         arguments=parse_arguments(function.get("arguments")),
     )
 
@@ -196,8 +207,9 @@ def stream_error_message(doc: Any) -> str | None:
     if error is None or error == "" or error == {}:
         return None  # "error": null on an ordinary chunk is no error
     if isinstance(error, Mapping):
-        return str(error.get("message") or json.dumps(error))
-    return str(error)
+        message = error.get("message")
+        return message if type(message) is str and message else snippet(error, 300)
+    return snippet(error, 300)
 
 
 class OpenAIChatDecoder:
@@ -274,7 +286,7 @@ class OpenAIChatDecoder:
         if type(choice) is not dict:
             return
         reason = choice.get("finish_reason")
-        if reason:
+        if reason and type(reason) is str:
             acc.finish_reason = reason
         delta = choice.get("delta") or choice.get("message")
         if type(delta) is not dict:
@@ -307,12 +319,11 @@ class OpenAIChatDecoder:
             index = call.get("index", position)
             if not isinstance(index, Hashable):
                 index = position
-            call_id = call.get("id")
-            has_id = isinstance(call_id, (str, int)) and call_id != ""
+            call_id = _call_id(call.get("id"))
             slot = self._by_index.get(index)
-            if slot is not None and has_id:
+            if slot is not None and call_id is not None:
                 known = acc.tool_id(("tool", slot))
-                if known is not None and known != str(call_id):
+                if known is not None and known != call_id:
                     slot = None
             if slot is None:
                 slot = self._calls
@@ -323,12 +334,7 @@ class OpenAIChatDecoder:
             if not isinstance(function, Mapping):
                 function = {}
             name = function.get("name")
-            acc.tool(
-                key,
-                id=str(call_id) if has_id else None,
-                name=name if isinstance(name, str) else None,
-                order=2 + slot,
-            )
+            acc.tool(key, id=call_id, name=text_or_none(name), order=2 + slot)
             args = function.get("arguments")
             if args is not None:
                 acc.arguments(key, args)
@@ -491,17 +497,13 @@ class OpenAIChat:
             )
         choices = doc.get("choices")
         if not choices or not isinstance(choices, list):
-            raise MalformedResponseError(
-                "The server's answer has no 'choices': " + json.dumps(doc)[:200]
-            )
+            raise MalformedResponseError("The server's answer has no 'choices': " + snippet(doc))
         choice = choices[0]
         message_doc = None
         if isinstance(choice, Mapping):
             message_doc = choice.get("message") or choice.get("delta") or {}
         if not isinstance(message_doc, Mapping):
-            raise MalformedResponseError(
-                "The server's answer has no message: " + json.dumps(doc)[:200]
-            )
+            raise MalformedResponseError("The server's answer has no message: " + snippet(doc))
         content = _text_of(message_doc.get("content"))
         thinking = message_doc.get("reasoning") or message_doc.get("reasoning_content")
         thinking = thinking if isinstance(thinking, str) else ""
@@ -530,7 +532,7 @@ class OpenAIChat:
             return None
         try:
             doc = _decode(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             if event.event == "error":
                 raise StreamErrorEvent(
                     f"The server sent an error in the stream: {data[:300]}",
