@@ -9,6 +9,7 @@ after the body is serialized, so a signing scheme (AWS SigV4) can hash it.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableSet
+from functools import lru_cache
 from typing import Any
 
 from attrs import field, frozen
@@ -121,6 +122,7 @@ def _basic(userinfo: str) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
+@lru_cache(maxsize=256)
 def _is_loopback(host: str) -> bool:
     host = host.strip("[]").lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):

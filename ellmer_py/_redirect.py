@@ -20,6 +20,7 @@ client sends its key in many headers (``x-api-key``, ``api-key``,
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ._errors import HTTPStatusError, TransportError
@@ -39,8 +40,12 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 Send = Callable[[str, str, Mapping[str, str], "bytes | None"], "urllib3.BaseHTTPResponse"]
 
 
+@lru_cache(maxsize=256)
 def origin_of(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) of a URL, lower-cased, with the scheme's default port filled in."""
+    """(scheme, host, port) of a URL, lower-cased, with the scheme's default port filled in.
+
+    Cached: a provider asks for the same few URLs on every request.
+    """
     from urllib3.util import parse_url
 
     parts = parse_url(url)
