@@ -114,7 +114,14 @@ class Media:
 
 
 class ProtocolFake(Protocol):
-    """The protocol-specific half of the conformance suite."""
+    """The protocol-specific half of the conformance suite.
+
+    Two optional attributes tune checks for a protocol that carries something
+    differently: ``param_markers`` (a dict, params() field -> the value a body
+    carries when the field is sent as something else, e.g. Responses sends
+    ``log_probs=True`` as an ``include`` entry) and ``pdf_filenames`` (False
+    when the protocol has no place for a PDF's file name).
+    """
 
     #: The protocol name, as in ``ProviderSpec.protocol``.
     name: str

@@ -110,10 +110,17 @@ if TYPE_CHECKING:
     from .providers.databricks import chat_databricks
     from .providers.deepseek import chat_deepseek
     from .providers.github import chat_github
+    from .providers.google import (
+        chat_google_gemini,
+        google_tool_web_fetch,
+        google_tool_web_search,
+        models_google_gemini,
+    )
     from .providers.groq import chat_groq
     from .providers.huggingface import chat_huggingface, models_huggingface
     from .providers.mistral import chat_mistral
     from .providers.ollama import chat_ollama
+    from .providers.openai import chat_openai, models_openai, openai_tool_web_search
     from .providers.openai_compatible import chat_openai_compatible
     from .providers.openrouter import chat_openrouter
     from .providers.perplexity import chat_perplexity
@@ -187,10 +194,12 @@ __all__ = [
     "chat_databricks",
     "chat_deepseek",
     "chat_github",
+    "chat_google_gemini",
     "chat_groq",
     "chat_huggingface",
     "chat_mistral",
     "chat_ollama",
+    "chat_openai",
     "chat_openai_compatible",
     "chat_openrouter",
     "chat_perplexity",
@@ -205,13 +214,18 @@ __all__ = [
     "contents_replay",
     "get_protocol_spec",
     "get_provider_spec",
+    "google_tool_web_fetch",
+    "google_tool_web_search",
     "hookimpl",
     "list_protocols",
     "list_providers",
     "models_anthropic",
     "models_claude",
+    "models_google_gemini",
     "models_huggingface",
+    "models_openai",
     "modify_list",
+    "openai_tool_web_search",
     "parallel_chat",
     "parallel_chat_structured",
     "parallel_chat_text",
@@ -276,10 +290,12 @@ _BUILTIN_CONSTRUCTORS = {
     "chat_databricks": "ellmer_py.providers.databricks",
     "chat_deepseek": "ellmer_py.providers.deepseek",
     "chat_github": "ellmer_py.providers.github",
+    "chat_google_gemini": "ellmer_py.providers.google",
     "chat_groq": "ellmer_py.providers.groq",
     "chat_huggingface": "ellmer_py.providers.huggingface",
     "chat_mistral": "ellmer_py.providers.mistral",
     "chat_ollama": "ellmer_py.providers.ollama",
+    "chat_openai": "ellmer_py.providers.openai",
     "chat_openai_compatible": "ellmer_py.providers.openai_compatible",
     "chat_openrouter": "ellmer_py.providers.openrouter",
     "chat_perplexity": "ellmer_py.providers.perplexity",
@@ -320,6 +336,11 @@ _BUILTIN_FUNCTIONS = {
     "models_claude": "ellmer_py.providers.anthropic",
     "claude_tool_web_search": "ellmer_py.providers.anthropic",
     "claude_tool_web_fetch": "ellmer_py.providers.anthropic",
+    "models_openai": "ellmer_py.providers.openai",
+    "openai_tool_web_search": "ellmer_py.providers.openai",
+    "models_google_gemini": "ellmer_py.providers.google",
+    "google_tool_web_search": "ellmer_py.providers.google",
+    "google_tool_web_fetch": "ellmer_py.providers.google",
 }
 
 

@@ -111,7 +111,26 @@ class ContentToolResult(Content):
             return f"Tool calling failed with error {self.error}"
         if isinstance(self.value, str):
             return self.value
-        return json.dumps(self.value)
+        contents = _contents_of(self.value)
+        if contents is not None:
+            # an image (or other content) returned by a tool: protocols that can send it
+            # as content do; the others show the model where it stands
+            return "\n".join(
+                c.text if isinstance(c, ContentText) else f"[{type(c).__name__}]" for c in contents
+            )
+        try:
+            return json.dumps(self.value)
+        except (TypeError, ValueError, RecursionError):
+            return str(self.value)
+
+
+def _contents_of(value: Any) -> list[Content] | None:
+    """``value`` as a list of Content when it is a Content or a non-empty list of them."""
+    if isinstance(value, Content):
+        return [value]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, Content) for v in value):
+        return list(value)
+    return None
 
 
 @frozen

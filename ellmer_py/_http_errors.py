@@ -55,6 +55,31 @@ def status_error_class(status: int) -> type[HTTPStatusError]:
     return HTTPStatusError
 
 
+#: Machine-readable reasons (google.rpc ``status`` and ``ErrorInfo.reason``) that say
+#: the credential is wrong, whatever the HTTP status (Google answers a bad key with 400).
+_AUTH_REASONS = frozenset({"UNAUTHENTICATED", "API_KEY_INVALID", "API_KEY_EXPIRED"})
+
+
+def _says_bad_credential(body: bytes) -> bool:
+    """Whether an error body names a bad credential in ``error.status`` or ``error.details``."""
+    if b"API_KEY" not in body and b"UNAUTHENTICATED" not in body:
+        return False
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    error = doc.get("error") if isinstance(doc, Mapping) else None
+    if not isinstance(error, Mapping):
+        return False
+    details = error.get("details")
+    reasons = [error.get("status")] + [
+        d.get("reason")
+        for d in (details if isinstance(details, list) else [])
+        if isinstance(d, Mapping)
+    ]
+    return any(isinstance(r, str) and r in _AUTH_REASONS for r in reasons)
+
+
 def _one_line(text: str, secrets: Sequence[str] = ()) -> str:
     """One line of at most 500 characters, with the secrets hidden before it is cut."""
     text = " ".join(redact(text, secrets).split())
@@ -222,6 +247,8 @@ def error_from_response(
     where the server quoted them back.
     """
     cls = status_error_class(status)
+    if cls is BadRequestError and _says_bad_credential(body):
+        cls = AuthenticationError
     said = server_message(body, headers.get("content-type"), headers, secrets=secrets)
     request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
     if request_id is None:

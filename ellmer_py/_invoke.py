@@ -17,7 +17,7 @@ from typing import Any
 
 from attrs import evolve
 
-from ._content import ContentToolRequest, ContentToolResult
+from ._content import Content, ContentToolRequest, ContentToolResult
 from ._errors import ToolError
 from ._params import _caller_stacklevel
 from ._protocols._schema import as_json_schema
@@ -153,6 +153,11 @@ def invoke_tool(
         )
     if isinstance(value, ContentToolResult):
         return evolve(value, id=request.id)
+    if isinstance(value, Content) or (
+        isinstance(value, (list, tuple)) and value and all(isinstance(v, Content) for v in value)
+    ):
+        # an image (or images) returned by the tool is its result (R: a tool may return content)
+        return ContentToolResult(id=request.id, value=value)
     try:
         return ContentToolResult(id=request.id, value=_json_ready(value))
     except (TypeError, ValueError):

@@ -119,6 +119,24 @@ def params(
 MAX_JSON_DEPTH = 500
 
 
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether dicts and lists in ``value`` nest deeper than ``limit`` (or hold themselves).
+
+    Iterative: it never recurses, so it is safe on hostile input before any
+    recursive code (deepcopy, json.dumps) sees it.
+    """
+    todo: list[tuple[Any, int]] = [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, Mapping):
+            todo.extend((inner, depth + 1) for inner in item.values())
+        elif isinstance(item, (list, tuple)):
+            todo.extend((inner, depth + 1) for inner in item)
+    return False
+
+
 def json_problem(value: Any, path: str) -> str | None:
     """Why ``value`` can't be sent as JSON, naming where in it (``path`` names it), or None.
 

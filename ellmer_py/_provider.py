@@ -82,10 +82,17 @@ def _copied(value: Any) -> Any:
     """
     import copy
 
-    try:
-        return copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value
-    except RecursionError:
-        raise ConfigurationError("api_args is nested too deeply to be sent as JSON.") from None
+    from ._params import MAX_JSON_DEPTH, too_deep
+
+    if not isinstance(value, Mapping):
+        return value
+    # checked without recursion first: deep user data must never drive a deep stack
+    if too_deep(value):
+        raise ConfigurationError(
+            f"api_args is nested more than {MAX_JSON_DEPTH} levels deep, or holds itself; "
+            "JSON can't carry that."
+        )
+    return copy.deepcopy(dict(value))
 
 
 @frozen(repr=False)

@@ -78,7 +78,11 @@ def converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     conv.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode("ascii"))
     conv.register_structure_hook(bytes, _structure_bytes)
-    conv.register_unstructure_hook_func(lambda t: t is Any, lambda v: v)
+    # Any values are JSON data, except content a tool returned (an image): recorded tagged.
+    conv.register_unstructure_hook_func(
+        lambda t: t is Any,
+        lambda v: conv.unstructure(v, unstructure_as=Content) if isinstance(v, Content) else v,
+    )
     conv.register_structure_hook_func(lambda t: t is Any, lambda v, _: v)
     # cattrs would turn 5 into "5" and "3" into 3; a record says what it means.
     for scalar in (str, int, float, bool):

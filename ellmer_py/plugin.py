@@ -53,6 +53,7 @@ from ._params import Params
 from ._protocols import Auth, StreamDecoder, WireProtocol, WireRequest
 from ._protocols.anthropic import AnthropicMessages
 from ._protocols.openai_chat import PARAM_NAMES, OpenAIChat
+from ._protocols.openai_responses import OpenAIResponses
 from ._provider import ModelLimitation, Provider
 from ._registry import ProtocolSpec, ProviderSpec
 from ._tokens import Price, PriceSource, token_cost
@@ -76,6 +77,7 @@ __all__ = [
     "MissingCredentialsError",
     "ModelLimitation",
     "OpenAIChat",
+    "OpenAIResponses",
     "Params",
     "Price",
     "PriceSource",

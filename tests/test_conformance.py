@@ -33,8 +33,10 @@ from ellmer_py import (
     Provider,
     ProviderSpec,
     chat,
+    get_protocol_spec,
     get_provider_spec,
     hookimpl,
+    list_protocols,
     list_providers,
     tool,
     type_boolean,
@@ -662,10 +664,11 @@ def test_a_protocol_without_a_fake_fails_every_check_saying_so() -> None:
         protocol="smoke-signals",
     )
     result = run_check(spec, "errors")
+    known = ", ".join(sorted(n for n in list_protocols() if get_protocol_spec(n).fake))
     assert (result.passed, result.failure) == (
         False,
         "ellmer_py.conformance has no fake server for the wire protocol 'smoke-signals' "
-        "(it knows: anthropic-messages, openai-chat). Register the protocol with a fake= in "
+        f"(it knows: {known}). Register the protocol with a fake= in "
         "its ProtocolSpec (hook ellmer_py_register_protocols).",
     )
 

@@ -82,10 +82,12 @@ PUBLIC = [
     "chat_databricks",
     "chat_deepseek",
     "chat_github",
+    "chat_google_gemini",
     "chat_groq",
     "chat_huggingface",
     "chat_mistral",
     "chat_ollama",
+    "chat_openai",
     "chat_openai_compatible",
     "chat_openrouter",
     "chat_perplexity",
@@ -100,13 +102,18 @@ PUBLIC = [
     "contents_replay",
     "get_protocol_spec",
     "get_provider_spec",
+    "google_tool_web_fetch",
+    "google_tool_web_search",
     "hookimpl",
     "list_protocols",
     "list_providers",
     "models_anthropic",
     "models_claude",
+    "models_google_gemini",
     "models_huggingface",
+    "models_openai",
     "modify_list",
+    "openai_tool_web_search",
     "parallel_chat",
     "parallel_chat_structured",
     "parallel_chat_text",
@@ -145,6 +152,9 @@ PROVIDER_MODULES = {
 LAZY = {"chat_huggingface", "chat_openai_compatible", "hookimpl", "models_huggingface"}
 LAZY |= {"chat_anthropic", "chat_claude", "models_anthropic", "models_claude"}
 LAZY |= {"claude_tool_web_fetch", "claude_tool_web_search"}
+LAZY |= {"chat_openai", "models_openai", "openai_tool_web_search"}
+LAZY |= {"chat_google_gemini", "models_google_gemini"}
+LAZY |= {"google_tool_web_search", "google_tool_web_fetch"}
 LAZY |= set(PROVIDER_MODULES)
 #: Tools, schema types and structured output build many classes: loaded on first use too.
 LAZY_CORE = {

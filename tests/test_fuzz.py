@@ -526,10 +526,12 @@ def test_deep_arguments_are_kept_as_text(name: str) -> None:
 
 
 def _counts(doc: Any, change: Any) -> Any:
-    """``doc`` with every integer under a ``*_tokens`` key replaced by ``change(n)``."""
+    """``doc`` with every integer under a ``*_tokens`` (Gemini: ``*TokenCount``) key changed."""
     if isinstance(doc, dict):
         return {
-            k: change(v) if k.endswith("_tokens") and type(v) is int else _counts(v, change)
+            k: change(v)
+            if k.endswith(("_tokens", "TokenCount")) and type(v) is int
+            else _counts(v, change)
             for k, v in doc.items()
         }
     if isinstance(doc, list):

@@ -382,6 +382,8 @@ def test_every_built_in_provider_is_tested() -> None:
     assert built_in == {
         *BY_NAME,
         *("github", "huggingface", "openai_compatible", "anthropic", "claude"),
+        *("google_gemini", "gemini"),  # tests/providers/test_gemini_replay.py
+        "openai",  # tests/providers/test_openai_replay.py
     }
 
 

@@ -49,17 +49,23 @@ BUILT_INS = {
     "databricks": "ellmer_py.providers.databricks",
     "deepseek": "ellmer_py.providers.deepseek",
     "github": "ellmer_py.providers.github",
+    "google_gemini": "ellmer_py.providers.google",
     "groq": "ellmer_py.providers.groq",
     "huggingface": "ellmer_py.providers.huggingface",
     "mistral": "ellmer_py.providers.mistral",
     "ollama": "ellmer_py.providers.ollama",
+    "openai": "ellmer_py.providers.openai",
     "openai_compatible": "ellmer_py.providers.openai_compatible",
     "openrouter": "ellmer_py.providers.openrouter",
     "perplexity": "ellmer_py.providers.perplexity",
     "portkey": "ellmer_py.providers.portkey",
 }
 #: Every entry point of our own distribution: the providers and the built-in protocols.
-ENTRY_POINTS = {**BUILT_INS, "protocols": "ellmer_py._protocols._builtin"}
+ENTRY_POINTS = {
+    **{k: v for k, v in BUILT_INS.items() if k != "google_gemini"},
+    "google": "ellmer_py.providers.google",  # one module, providers google_gemini and gemini
+    "protocols": "ellmer_py._protocols._builtin",
+}
 
 
 def answer(text: str = "ok") -> Reply:
@@ -163,7 +169,7 @@ def test_built_ins_are_loaded_through_pluggy() -> None:
     assert pm.project_name == "ellmer_py"
     for name, module in ENTRY_POINTS.items():
         assert pm.get_plugin(name) is sys.modules[module]
-    assert set(BUILT_INS) | {"claude"} == set(list_providers())
+    assert set(BUILT_INS) | {"claude", "gemini"} == set(list_providers())
     assert list_providers() == sorted(list_providers())
     assert {"openai-chat", "anthropic-messages"} <= set(list_protocols())
 

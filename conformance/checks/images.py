@@ -26,10 +26,13 @@ def check_images(ctx: Context) -> None:
     with its type) and ``content_pdf_file()`` (inline, with its file name) go
     with the text in the user message, exactly as given, and the user turn
     keeps them. A model with a declared ``images`` or ``pdf`` limitation
-    refuses before any request instead. (R: ``content_image_url()``,
+    refuses before any request instead. A fake whose protocol has no place
+    for a file name (``pdf_filenames = False``: Gemini's ``inlineData``) is
+    not asked for one. (R: ``content_image_url()``,
     ``content_image_file()``, ``content_pdf_file()``.)
     """
     fake = ctx.fake
+    pdf_name = "conformance.pdf" if getattr(fake, "pdf_filenames", True) else None
     with ctx.server() as srv, tempfile.TemporaryDirectory(prefix="ellmer-conformance-") as tmp:
         png = Path(tmp, "conformance.png")
         png.write_bytes(_PNG)
@@ -41,7 +44,7 @@ def check_images(ctx: Context) -> None:
                 (content_image_url(_IMAGE_URL), content_image_file(png)),
                 [Media("image_url", _IMAGE_URL), Media("image", _PNG, mime="image/png")],
             ),
-            ("pdf", (content_pdf_file(pdf),), [Media("pdf", _PDF, filename="conformance.pdf")]),
+            ("pdf", (content_pdf_file(pdf),), [Media("pdf", _PDF, filename=pdf_name)]),
         ]
         for feature, contents, expected in cases:
             model = _usable_model(ctx, srv, feature)

@@ -82,8 +82,11 @@ def check_params(ctx: Context) -> None:
             assert len(reports) <= 1, f"more than one unsupported-parameters warning: {reports}"
             report = reports[0] if reports else ""
             changed = {k: v for k, v in body.items() if k not in baseline or baseline[k] != v}
+            markers = getattr(fake, "param_markers", {})
             for name in sorted(fields):
-                sent = _contains(changed, PARAM_VALUES[name])
+                sent = _contains(changed, PARAM_VALUES[name]) or (
+                    name in markers and _contains(changed, markers[name])
+                )
                 named = _named(name, report)
                 assert sent or named, (
                     f"params({name}={PARAM_VALUES[name]!r}) was silently dropped: not in the "

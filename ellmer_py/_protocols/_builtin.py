@@ -11,14 +11,16 @@ from collections.abc import Callable
 from .._hookspecs import hookimpl
 from .._registry import ProtocolSpec
 from .anthropic import AnthropicMessages
+from .gemini import GeminiProtocol
 from .openai_chat import OpenAIChat
+from .openai_responses import OpenAIResponses
 
 __all__ = ["ellmer_py_register_protocols"]
 
 
 @hookimpl
 def ellmer_py_register_protocols(register: Callable[[ProtocolSpec], None]) -> None:
-    """Register the chat-completions and Anthropic Messages protocols."""
+    """Register the chat-completions, Responses and Anthropic Messages protocols."""
     register(
         ProtocolSpec(
             name="openai-chat",
@@ -33,5 +35,21 @@ def ellmer_py_register_protocols(register: Callable[[ProtocolSpec], None]) -> No
             factory=AnthropicMessages,
             fake="ellmer_py.conformance.anthropic:FAKE",
             description="Anthropic Messages (POST messages, SSE)",
+        )
+    )
+    register(
+        ProtocolSpec(
+            name="openai-responses",
+            factory=OpenAIResponses,
+            fake="ellmer_py.conformance.openai_responses:FAKE",
+            description="OpenAI Responses (POST responses, named-event SSE)",
+        )
+    )
+    register(
+        ProtocolSpec(
+            name="gemini",
+            factory=GeminiProtocol,
+            fake="ellmer_py.conformance.gemini:FAKE",
+            description="Gemini generateContent (POST models/{model}:generateContent, SSE)",
         )
     )

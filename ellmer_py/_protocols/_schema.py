@@ -23,7 +23,14 @@ from .._type_classes import (
     TypeObject,
 )
 
-__all__ = ["Dialect", "as_json_schema", "json_schema", "plain_schema", "strict_schema"]
+__all__ = [
+    "Dialect",
+    "as_json_schema",
+    "gemini_schema",
+    "json_schema",
+    "plain_schema",
+    "strict_schema",
+]
 
 Dialect = Literal["plain", "openai-strict"]
 
@@ -52,6 +59,39 @@ def plain_schema(type_: Type) -> dict[str, Any]:
 def strict_schema(type_: Type) -> dict[str, Any]:
     """OpenAI's strict dialect."""
     return _schema(type_, True, False)
+
+
+def gemini_schema(type_: Type) -> dict[str, Any]:
+    """Gemini's subset (R: the ``ProviderGoogleGemini`` method for ``TypeObject``).
+
+    No ``additionalProperties`` (an object that allows them is refused), no
+    empty descriptions, and an object with no properties is ``{}``.
+    """
+    return _gemini(type_)
+
+
+def _gemini(t: Type) -> dict[str, Any]:
+    if isinstance(t, TypeObject):
+        if t.additional_properties:
+            raise ConfigurationError("additional_properties is not supported by Gemini.")
+        props = {n: p for n, p in t.properties.items() if not isinstance(p, TypeIgnore)}
+        if not props:
+            return {}
+        out: dict[str, Any] = {"type": "object"}
+        if t.description:
+            out["description"] = t.description
+        out["properties"] = {n: _gemini(p) for n, p in props.items()}
+        out["required"] = [n for n, p in props.items() if p.required]
+        return out
+    if isinstance(t, TypeArray):
+        out = {"type": "array", "items": _gemini(t.items)}
+        if t.description:
+            out = {"type": "array", "description": t.description, "items": out["items"]}
+        return out
+    schema = _schema(t, False, False)
+    if not schema.get("description"):
+        schema.pop("description", None)
+    return schema
 
 
 def _schema(t: Type, strict: bool, nullable: bool) -> dict[str, Any]:
