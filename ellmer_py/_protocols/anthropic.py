@@ -32,11 +32,11 @@ from .._content import (
 )
 from .._errors import ConfigurationError, MalformedResponseError, StreamErrorEvent
 from .._params import Params, standardise_params
-from .._sse import SSEParser
 from .._turn import AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
 from . import WireRequest
 from ._accumulator import StreamAccumulator, count, snippet, text_or_none
 from ._schema import plain_schema
+from ._sse_events import SSEEventDecoder, decode_event
 
 if TYPE_CHECKING:
     from .._tools import ToolDef
@@ -82,7 +82,6 @@ _FINISH_REASONS = {
 # which stops at 4.9; the 5 family has it too). The family is letters only, so
 # that claude-3-5-sonnet and claude-3-7-sonnet are not read as version 5 or 7.
 _STRUCTURED_MODEL = re.compile(r"^claude-[a-z]+-(4-[5-9]|[5-9](-\d)?)(-|$)")
-_decode = json.JSONDecoder().decode
 
 
 def has_structured_output(model: str) -> bool:
@@ -370,53 +369,24 @@ def error_message(error: Any) -> str:
     return f"{text} [{kind}]" if isinstance(kind, str) and kind else text
 
 
-class AnthropicDecoder:
+class AnthropicDecoder(SSEEventDecoder):
     """Decodes one Messages stream: SSE framing and every event type, split at any byte."""
 
-    __slots__ = ("_acc", "_message", "_sse", "done")
+    __slots__ = ("_acc", "_message")
 
     def __init__(self) -> None:
-        self._sse = SSEParser()
+        super().__init__()  # self.done: True once ``message_stop`` arrived
         self._acc = StreamAccumulator()
         self._message: dict[str, Any] = {}
-        #: True once ``message_stop`` arrived.
-        self.done = False
 
     @property
     def complete(self) -> bool:
         """Whether the server finished the answer (``message_stop`` or a stop reason)."""
         return self.done or self._acc.finish_reason is not None
 
-    def feed(self, chunk: bytes) -> list[Content]:
-        """Parse ``chunk``; return the text and thinking pieces it completes."""
-        out: list[Content] = []
-        for event in self._sse.feed(chunk):
-            if self.done:
-                break
-            self.event(event.event, event.data, out)
-        return out
-
-    def close(self) -> list[Content]:
-        """The end of the body: an event left without its blank line is still read."""
-        out: list[Content] = []
-        last, _ = self._sse.finish()
-        if last is not None and not self.done:
-            self.event(last.event, last.data, out)
-        return out
-
     def event(self, name: str, data: str, out: list[Content]) -> None:
         """Take one SSE event, appending the pieces to show to ``out``."""
-        try:
-            doc = _decode(data)
-        except (ValueError, RecursionError):
-            if name == "error":
-                raise StreamErrorEvent(
-                    f"The server sent an error in the stream: {data[:300]}",
-                    server_message=data[:300],
-                ) from None
-            raise MalformedResponseError(
-                f"The stream carried data that is not JSON: {data[:200]!r}"
-            ) from None
+        doc = decode_event(name, data)
         if not isinstance(doc, dict):
             raise MalformedResponseError(
                 f"The stream carried JSON that is not an object: {data[:200]!r}"

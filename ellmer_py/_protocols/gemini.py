@@ -33,12 +33,12 @@ from .._content import (
 )
 from .._errors import ConfigurationError, MalformedResponseError, StreamErrorEvent
 from .._params import Params, standardise_params
-from .._sse import SSEParser
 from .._turn import AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
 from .._type_classes import TypeJsonSchema
 from . import WireRequest
 from ._accumulator import StreamAccumulator, count, snippet, text_or_none
 from ._schema import gemini_schema
+from ._sse_events import SSEEventDecoder, decode_event
 
 if TYPE_CHECKING:
     from .._tools import ToolDef
@@ -64,7 +64,6 @@ PARAM_NAMES: Mapping[str, str] = {
 _FILTERED = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
 )
-_decode = json.JSONDecoder().decode
 
 
 def tokens(usage: Any) -> Tokens | None:
@@ -309,50 +308,28 @@ def _check_error(doc: Mapping[str, Any]) -> None:
         )
 
 
-class GeminiDecoder:
+class GeminiDecoder(SSEEventDecoder):
     """Decodes ``streamGenerateContent?alt=sse``: every event is a whole response."""
 
-    __slots__ = ("_candidate", "_meta", "_parts", "_sse", "_usage", "done")
+    __slots__ = ("_candidate", "_meta", "_parts", "_usage")
 
     def __init__(self) -> None:
-        self._sse = SSEParser()
+        super().__init__()  # self.done stays False: Gemini marks no end, the body ending is it
         self._parts = _Parts()
         self._meta: dict[str, Any] = {}
         self._candidate: dict[str, Any] = {}
         self._usage: Any = None
-        #: Gemini marks no end of stream: the body ending is the end.
-        self.done = False
 
     @property
     def complete(self) -> bool:
         """Whether a finish reason arrived."""
         return self._parts.acc.finish_reason is not None
 
-    def feed(self, chunk: bytes) -> list[Content]:
-        """Parse ``chunk``; return the text and thinking pieces it completes."""
-        out: list[Content] = []
-        for event in self._sse.feed(chunk):
-            self.event(event.data, out)
-        return out
-
-    def close(self) -> list[Content]:
-        """The end of the body: an event left without its blank line is still read."""
-        out: list[Content] = []
-        last, _ = self._sse.finish()
-        if last is not None:
-            self.event(last.data, out)
-        return out
-
-    def event(self, data: str, out: list[Content]) -> None:
+    def event(self, name: str, data: str, out: list[Content]) -> None:
         """Take one event's data (a GenerateContentResponse)."""
         if not data.strip():
             return
-        try:
-            doc = _decode(data)
-        except (ValueError, RecursionError):
-            raise MalformedResponseError(
-                f"The stream carried data that is not JSON: {data[:200]!r}"
-            ) from None
+        doc = decode_event("message", data)
         if isinstance(doc, list):  # a JSON-array stream (no alt=sse): each item a response
             for item in doc:
                 if isinstance(item, Mapping):

@@ -37,11 +37,11 @@ from .._content import (
 )
 from .._errors import ConfigurationError, MalformedResponseError, StreamErrorEvent
 from .._params import Params, standardise_params
-from .._sse import SSEParser
 from .._turn import AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
 from . import WireRequest
 from ._accumulator import StreamAccumulator, count, snippet, text_or_none
 from ._schema import strict_schema
+from ._sse_events import SSEEventDecoder, decode_event
 
 if TYPE_CHECKING:
     from .._tools import ToolDef
@@ -69,7 +69,6 @@ PARAM_NAMES: Mapping[str, str] = {
 }
 SERVICE_TIERS = ("auto", "default", "flex", "priority")
 
-_decode = json.JSONDecoder().decode
 _IMAGE_FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 #: The events that end a stream.
 _END_EVENTS = ("response.completed", "response.incomplete")
@@ -368,57 +367,28 @@ def _response_turn(response: Mapping[str, Any], duration: float | None) -> Assis
     )
 
 
-class OpenAIResponsesDecoder:
+class OpenAIResponsesDecoder(SSEEventDecoder):
     """Decodes one Responses stream: SSE framing and the named events, split at any byte."""
 
-    __slots__ = ("_acc", "_final", "_response", "_seen", "_sse", "done")
+    __slots__ = ("_acc", "_final", "_response", "_seen")
 
     def __init__(self) -> None:
-        self._sse = SSEParser()
+        super().__init__()  # self.done: True once response.completed / .incomplete arrived
         self._acc = StreamAccumulator()
         self._response: dict[str, Any] = {}
         self._final: AssistantTurn | None = None
         self._seen: set[Hashable] = set()
-        #: True once ``response.completed`` or ``response.incomplete`` arrived.
-        self.done = False
 
     @property
     def complete(self) -> bool:
         """Whether the server finished the answer."""
         return self.done
 
-    def feed(self, chunk: bytes) -> list[Content]:
-        """Parse ``chunk``; return the text and reasoning pieces it completes."""
-        out: list[Content] = []
-        for event in self._sse.feed(chunk):
-            if self.done:
-                break
-            self.event(event.event, event.data, out)
-        return out
-
-    def close(self) -> list[Content]:
-        """The end of the body: an event left without its blank line is still read."""
-        out: list[Content] = []
-        last, _ = self._sse.finish()
-        if last is not None and not self.done:
-            self.event(last.event, last.data, out)
-        return out
-
     def event(self, name: str, data: str, out: list[Content]) -> None:
         """Take one SSE event, appending the pieces to show to ``out``."""
         if not data.strip() or data.strip() == "[DONE]":
             return
-        try:
-            doc = _decode(data)
-        except (ValueError, RecursionError):
-            if name == "error":
-                raise StreamErrorEvent(
-                    f"The server sent an error in the stream: {data[:300]}",
-                    server_message=data[:300],
-                ) from None
-            raise MalformedResponseError(
-                f"The stream carried data that is not JSON: {data[:200]!r}"
-            ) from None
+        doc = decode_event(name, data)
         if not isinstance(doc, dict):
             raise MalformedResponseError(
                 f"The stream carried JSON that is not an object: {data[:200]!r}"
