@@ -112,9 +112,11 @@ if TYPE_CHECKING:
     from .providers.github import chat_github
     from .providers.google import (
         chat_google_gemini,
+        chat_google_vertex,
         google_tool_web_fetch,
         google_tool_web_search,
         models_google_gemini,
+        models_google_vertex,
     )
     from .providers.groq import chat_groq
     from .providers.huggingface import chat_huggingface, models_huggingface
@@ -195,6 +197,7 @@ __all__ = [
     "chat_deepseek",
     "chat_github",
     "chat_google_gemini",
+    "chat_google_vertex",
     "chat_groq",
     "chat_huggingface",
     "chat_mistral",
@@ -222,6 +225,7 @@ __all__ = [
     "models_anthropic",
     "models_claude",
     "models_google_gemini",
+    "models_google_vertex",
     "models_huggingface",
     "models_openai",
     "modify_list",
@@ -291,6 +295,7 @@ _BUILTIN_CONSTRUCTORS = {
     "chat_deepseek": "ellmer_py.providers.deepseek",
     "chat_github": "ellmer_py.providers.github",
     "chat_google_gemini": "ellmer_py.providers.google",
+    "chat_google_vertex": "ellmer_py.providers.google",
     "chat_groq": "ellmer_py.providers.groq",
     "chat_huggingface": "ellmer_py.providers.huggingface",
     "chat_mistral": "ellmer_py.providers.mistral",
@@ -339,6 +344,7 @@ _BUILTIN_FUNCTIONS = {
     "models_openai": "ellmer_py.providers.openai",
     "openai_tool_web_search": "ellmer_py.providers.openai",
     "models_google_gemini": "ellmer_py.providers.google",
+    "models_google_vertex": "ellmer_py.providers.google",
     "google_tool_web_search": "ellmer_py.providers.google",
     "google_tool_web_fetch": "ellmer_py.providers.google",
 }

@@ -52,6 +52,7 @@ from ._hookspecs import hookimpl
 from ._params import Params
 from ._protocols import Auth, StreamDecoder, WireProtocol, WireRequest
 from ._protocols.anthropic import AnthropicMessages
+from ._protocols.gemini import GeminiProtocol
 from ._protocols.openai_chat import PARAM_NAMES, OpenAIChat
 from ._protocols.openai_responses import OpenAIResponses
 from ._provider import ModelLimitation, Provider
@@ -73,6 +74,7 @@ __all__ = [
     "Credentials",
     "DeprecatedArgumentError",
     "Echo",
+    "GeminiProtocol",
     "MalformedResponseError",
     "MissingCredentialsError",
     "ModelLimitation",

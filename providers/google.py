@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -12,8 +14,11 @@ from attrs import frozen
 from ellmer_py.plugin import (
     Chat,
     ChatArgs,
+    ConfigurationError,
     CredentialValue,
     Echo,
+    GeminiProtocol,
+    MissingCredentialsError,
     Params,
     Price,
     Provider,
@@ -32,11 +37,14 @@ from ellmer_py.plugin import (
 
 __all__ = [
     "GeminiPrices",
+    "GoogleDefaultCredentials",
     "GoogleModel",
     "chat_google_gemini",
+    "chat_google_vertex",
     "google_tool_web_fetch",
     "google_tool_web_search",
     "models_google_gemini",
+    "models_google_vertex",
 ]
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/"
@@ -86,6 +94,180 @@ def chat_google_gemini(
         default_credentials=_credentials(),
         auth_header="x-goog-api-key",
         auth_prefix="",
+        prices=GeminiPrices(),
+    )
+
+
+# -- Vertex AI ---------------------------------------------------------------------------
+
+VERTEX_DEFAULT_MODEL = DEFAULT_MODEL
+#: R reads the location and the project from these when they are not given.
+VERTEX_ENV = ("GOOGLE_CLOUD_LOCATION", "GOOGLE_CLOUD_PROJECT")
+#: The OAuth scope Vertex AI needs (R: ``default_google_credentials(variant = "vertex")``).
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+_INSTALL = "pip install 'ellmer-py[google]'"
+_LOCATION = re.compile(r"[a-z][a-z0-9-]*")
+_PROJECT = re.compile(r"[a-z0-9][a-z0-9.:-]*")
+
+
+def _vertex_place(function: str, location: str | None, project_id: str | None) -> tuple[str, str]:
+    """``location`` and ``project_id``, from the arguments or R's environment variables, checked.
+
+    Both end up in the URL (the location in the host name), so anything but
+    Google's own spelling is refused rather than sent somewhere else.
+    """
+    values = []
+    for arg, value, env, pattern in (
+        ("location", location, VERTEX_ENV[0], _LOCATION),
+        ("project_id", project_id, VERTEX_ENV[1], _PROJECT),
+    ):
+        if value is None:
+            value = os.environ.get(env, "")
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError(
+                f"{function}: {arg} is empty; pass {arg}= or set the {env} environment variable"
+                + (" (for example 'us-central1', or 'global')." if arg == "location" else ".")
+            )
+        value = value.strip()
+        if not pattern.fullmatch(value):
+            raise ConfigurationError(
+                f"{function}: {arg} {value[:64]!r} is not a Google Cloud {arg.replace('_', ' ')}"
+                + (
+                    " (lower-case letters, digits and '-', such as 'us-central1' or 'global')."
+                    if arg == "location"
+                    else " (lower-case letters, digits, '-', and 'domain.com:' before it)."
+                )
+            )
+        values.append(value)
+    return values[0], values[1]
+
+
+def _vertex_host(location: str) -> str:
+    # R: google_location(): the global endpoint has no location prefix
+    prefix = "" if location == "global" else f"{location}-"
+    return f"https://{prefix}aiplatform.googleapis.com"
+
+
+def vertex_url(location: str, project_id: str) -> str:
+    """The Vertex AI base URL for a location and project (R: ``vertex_url()``)."""
+    return (
+        f"{_vertex_host(location)}/v1/projects/{quote(project_id, safe=':')}"
+        f"/locations/{location}/publishers/google/"
+    )
+
+
+class GoogleDefaultCredentials:
+    """Google's application default credentials, refreshed before they expire.
+
+    Port of R's ``default_google_credentials(variant = "vertex")``: the
+    credentials are found with ``google.auth.default()`` (the optional
+    ``ellmer-py[google]`` extra, imported at the first request, not before),
+    so construction works offline. Each call returns the headers of a valid
+    token: ``Authorization: Bearer ...`` and, when the credentials name a
+    quota project, ``x-goog-user-project``. google-auth counts a token that
+    expires within a few minutes as invalid, and it is then refreshed.
+    """
+
+    def __init__(self, function: str = "chat_google_vertex", scope: str = CLOUD_PLATFORM_SCOPE):
+        self._function = function
+        self._scope = scope
+        self._lock = threading.Lock()
+        self._credentials: Any = None
+
+    def __repr__(self) -> str:
+        return f"GoogleDefaultCredentials(scope={self._scope!r})"
+
+    def _load(self) -> Any:
+        try:
+            import google.auth
+            import google.auth.exceptions
+        except ImportError:
+            raise MissingCredentialsError(
+                f"{self._function}: Google application default credentials need the google-auth "
+                f"package, which is not installed. Run: {_INSTALL} (or pass credentials=)."
+            ) from None
+        try:
+            credentials, _ = google.auth.default(scopes=[self._scope])
+        except google.auth.exceptions.DefaultCredentialsError as error:
+            reason = str(error).splitlines()[0][:300] if str(error) else ""
+            raise MissingCredentialsError(
+                f"{self._function}: no Google application default credentials were found"
+                + (f" ({reason})" if reason else "")
+                + ". Run `gcloud auth application-default login`, set "
+                "GOOGLE_APPLICATION_CREDENTIALS to a key file, or pass credentials=."
+            ) from None
+        return credentials
+
+    def _refresh(self, credentials: Any) -> None:
+        import google.auth.exceptions
+        import urllib3
+        from google.auth.transport.urllib3 import Request
+
+        http = urllib3.PoolManager(timeout=urllib3.Timeout(total=60))
+        try:
+            credentials.refresh(Request(http))  # type: ignore[no-untyped-call]
+        except google.auth.exceptions.GoogleAuthError as error:
+            # the message may quote the token server; name the kind of failure only
+            raise MissingCredentialsError(
+                f"{self._function}: Google refused to refresh the application default "
+                f"credentials ({type(error).__name__}). Run `gcloud auth application-default "
+                "login` again, or check the key file in GOOGLE_APPLICATION_CREDENTIALS."
+            ) from None
+        finally:
+            http.clear()
+
+    def __call__(self) -> CredentialValue:
+        with self._lock:
+            if self._credentials is None:
+                self._credentials = self._load()
+            credentials = self._credentials
+            if not credentials.valid:
+                self._refresh(credentials)
+            headers = {"Authorization": f"Bearer {credentials.token}"}
+            quota = getattr(credentials, "quota_project_id", None)
+            if isinstance(quota, str) and quota:
+                headers["x-goog-user-project"] = quota
+            return headers
+
+
+def chat_google_vertex(
+    location: str | None = None,
+    project_id: str | None = None,
+    system_prompt: str | None = None,
+    model: str | None = None,
+    params: Params | None = None,
+    api_args: Mapping[str, Any] | None = None,
+    api_headers: Mapping[str, str] | None = None,
+    echo: Echo | bool | None = None,
+    *,
+    credentials: Callable[[], CredentialValue] | None = None,
+    base_url: str | None = None,
+    system_prompt_fallback: SystemPromptFallback = "error",
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> Chat:
+    """Chat with a Gemini model on Google Cloud's Vertex AI (R: ``chat_google_vertex()``).
+
+    ``location`` and ``project_id`` default to ``GOOGLE_CLOUD_LOCATION`` and
+    ``GOOGLE_CLOUD_PROJECT``, as in R; the base URL is R's
+    (``https://{location}-aiplatform.googleapis.com/v1/projects/{project}/
+    locations/{location}/publishers/google/``, no prefix for ``global``).
+    Authentication uses Google's application default credentials through
+    the optional ``ellmer-py[google]`` extra (google-auth), refreshed before
+    they expire; ``credentials=`` (a token, or a dict of headers) replaces
+    them. Keyword-only ``base_url`` (not in R) points it elsewhere.
+    """
+    location, project_id = _vertex_place("chat_google_vertex", location, project_id)
+    return build_chat(
+        "chat_google_vertex",
+        ChatArgs.of(locals()),
+        name="Google/Vertex",
+        model=default_model(model, VERTEX_DEFAULT_MODEL),
+        base_url=base_url or vertex_url(location, project_id),
+        # Vertex AI refuses toolConfig.includeServerSideToolInvocations (R:
+        # has_google_mixed_tool_support())
+        protocol=GeminiProtocol(mixed_tools=False),
+        default_credentials=GoogleDefaultCredentials("chat_google_vertex"),
         prices=GeminiPrices(),
     )
 
@@ -182,14 +364,64 @@ def models_google_gemini(
     creds = as_credentials("models_google_gemini", _credentials(), credentials, env=ENV)
     headers = dict(api_headers or {})
     headers.update(auth_headers(creds(), "x-goog-api-key", ""))
-    transport = Transport("Google/Gemini", max_tries=max_tries, timeout_s=timeout_s)
+    rows = _pages("Google/Gemini", base_url, "models", headers, max_tries, timeout_s)
+    ids = []
+    for row in rows:
+        methods = row.get("supportedGenerationMethods")
+        if isinstance(methods, list) and "generateContent" in methods:
+            ids.append(str(row.get("name", "")).removeprefix("models/"))
+    return _priced(ids)
+
+
+def models_google_vertex(
+    location: str | None = None,
+    project_id: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    *,
+    base_url: str | None = None,
+    api_headers: Mapping[str, str] | None = None,
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> list[GoogleModel]:
+    """Google's models on Vertex AI that can generate content (R: ``models_google_vertex()``).
+
+    Reads ``GET publishers/google/models`` (v1beta1) with the project in
+    ``x-goog-user-project``, keeps the models offering
+    ``openGenerationAiStudio`` as R does, every page.
+    """
+    location, project_id = _vertex_place("models_google_vertex", location, project_id)
+    default = GoogleDefaultCredentials("models_google_vertex")
+    creds = as_credentials("models_google_vertex", default, credentials)
+    headers = dict(api_headers or {})
+    headers["x-goog-user-project"] = project_id
+    headers.update(auth_headers(creds(), "Authorization", "Bearer "))
+    root = base_url or f"{_vertex_host(location)}/v1beta1/publishers/google/"
+    rows = _pages("Google/Vertex", root, "publisherModels", headers, max_tries, timeout_s)
+    ids = []
+    for row in rows:
+        actions = row.get("supportedActions")
+        if isinstance(actions, Mapping) and "openGenerationAiStudio" in actions:
+            ids.append(str(row.get("name", "")).removeprefix("publishers/google/models/"))
+    return _priced(ids)
+
+
+def _pages(
+    name: str,
+    base_url: str,
+    key: str,
+    headers: Mapping[str, str],
+    max_tries: int | None,
+    timeout_s: float | None,
+) -> list[Mapping[str, Any]]:
+    """Every row under ``key`` of ``GET models``, following ``nextPageToken``."""
+    transport = Transport(name, max_tries=max_tries, timeout_s=timeout_s)
     root = base_url.rstrip("/") + "/models?pageSize=1000"
     rows: list[Mapping[str, Any]] = []
     url = root
     try:
         for _ in range(1000):  # pages; a server that never says it is done stops here
             doc = transport.request_json("GET", url, headers=headers)
-            data = doc.get("models") if isinstance(doc, Mapping) else None
+            data = doc.get(key) if isinstance(doc, Mapping) else None
             page = [d for d in data if isinstance(d, Mapping)] if isinstance(data, list) else []
             rows.extend(page)
             token = doc.get("nextPageToken") if isinstance(doc, Mapping) else None
@@ -198,12 +430,12 @@ def models_google_gemini(
             url = f"{root}&pageToken={quote(token, safe='')}"
     finally:
         transport.close()
+    return rows
+
+
+def _priced(ids: list[str]) -> list[GoogleModel]:
     models = []
-    for row in rows:
-        methods = row.get("supportedGenerationMethods")
-        if not isinstance(methods, list) or "generateContent" not in methods:
-            continue
-        model_id = str(row.get("name", "")).removeprefix("models/")
+    for model_id in sorted(ids):
         price = price_of(model_id)
         models.append(
             GoogleModel(
@@ -213,7 +445,7 @@ def models_google_gemini(
                 cached_input_price=price.cached_input if price else None,
             )
         )
-    return sorted(models, key=lambda m: m.id)
+    return models
 
 
 def _conformance_kwargs(base_url: str) -> Mapping[str, Any]:
@@ -244,8 +476,23 @@ GEMINI_SPEC = ProviderSpec(
 )
 
 
+VERTEX_SPEC = ProviderSpec(
+    name="google_vertex",
+    chat_function=chat_google_vertex,
+    protocol="gemini",
+    default_model=VERTEX_DEFAULT_MODEL,
+    description="Gemini on Google Cloud Vertex AI (application default credentials).",
+    conformance_kwargs=lambda base_url: {
+        "base_url": base_url,
+        "location": "us-central1",
+        "project_id": "conformance",
+    },
+)
+
+
 @hookimpl
 def ellmer_py_register_providers(register: Callable[[ProviderSpec], None]) -> None:
-    """Register chat_google_gemini, and gemini as its alias."""
+    """Register chat_google_gemini (gemini as its alias) and chat_google_vertex."""
     register(SPEC)
     register(GEMINI_SPEC)
+    register(VERTEX_SPEC)

@@ -83,6 +83,7 @@ PUBLIC = [
     "chat_deepseek",
     "chat_github",
     "chat_google_gemini",
+    "chat_google_vertex",
     "chat_groq",
     "chat_huggingface",
     "chat_mistral",
@@ -110,6 +111,7 @@ PUBLIC = [
     "models_anthropic",
     "models_claude",
     "models_google_gemini",
+    "models_google_vertex",
     "models_huggingface",
     "models_openai",
     "modify_list",
@@ -154,6 +156,7 @@ LAZY |= {"chat_anthropic", "chat_claude", "models_anthropic", "models_claude"}
 LAZY |= {"claude_tool_web_fetch", "claude_tool_web_search"}
 LAZY |= {"chat_openai", "models_openai", "openai_tool_web_search"}
 LAZY |= {"chat_google_gemini", "models_google_gemini"}
+LAZY |= {"chat_google_vertex", "models_google_vertex"}
 LAZY |= {"google_tool_web_search", "google_tool_web_fetch"}
 LAZY |= set(PROVIDER_MODULES)
 #: Tools, schema types and structured output build many classes: loaded on first use too.

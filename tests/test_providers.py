@@ -383,6 +383,7 @@ def test_every_built_in_provider_is_tested() -> None:
         *BY_NAME,
         *("github", "huggingface", "openai_compatible", "anthropic", "claude"),
         *("google_gemini", "gemini"),  # tests/providers/test_gemini_replay.py
+        "google_vertex",  # tests/providers/test_google_vertex.py
         "openai",  # tests/providers/test_openai_replay.py
     }
 

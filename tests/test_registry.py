@@ -50,6 +50,7 @@ BUILT_INS = {
     "deepseek": "ellmer_py.providers.deepseek",
     "github": "ellmer_py.providers.github",
     "google_gemini": "ellmer_py.providers.google",
+    "google_vertex": "ellmer_py.providers.google",
     "groq": "ellmer_py.providers.groq",
     "huggingface": "ellmer_py.providers.huggingface",
     "mistral": "ellmer_py.providers.mistral",
@@ -62,8 +63,9 @@ BUILT_INS = {
 }
 #: Every entry point of our own distribution: the providers and the built-in protocols.
 ENTRY_POINTS = {
-    **{k: v for k, v in BUILT_INS.items() if k != "google_gemini"},
-    "google": "ellmer_py.providers.google",  # one module, providers google_gemini and gemini
+    **{k: v for k, v in BUILT_INS.items() if not k.startswith("google_")},
+    # one module: providers google_gemini, gemini and google_vertex
+    "google": "ellmer_py.providers.google",
     "protocols": "ellmer_py._protocols._builtin",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -37,8 +38,16 @@ def check_api_key(ctx: Context) -> None:
     """The deprecated ``api_key=`` is rejected with DeprecatedArgumentError for any string.
 
     The value never appears in the error (substrings of the fixed message
-    text aside), with or without ``credentials=``, and nothing is sent.
+    text aside), with or without ``credentials=``, and nothing is sent. A
+    constructor without an ``api_key`` argument (as R's ``chat_google_vertex()``)
+    has nothing to reject: Python's own TypeError names the argument only.
     """
+    parameters = inspect.signature(ctx.spec.chat_function).parameters
+    if "api_key" not in parameters and not any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    ):
+        ctx.note("no api_key argument (none in R either): nothing to reject")
+        return
     with ctx.server() as srv:
         base = {**ctx.conformance_kwargs(srv), "max_tries": 1}
         template = _error_text(_api_key_error(ctx, base, _SENTINEL))
