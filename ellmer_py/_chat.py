@@ -20,7 +20,7 @@ from ._echo import Echo, EchoWriter, resolve_echo, showing_notices
 from ._errors import ConfigurationError, ModelLimitationError
 from ._provider import Provider, system_prompt_error
 from ._tokens import tokens_by_turn, total_tokens, turns_cost
-from ._turn import AssistantTurn, SystemTurn, Turn, UserTurn, check_text, strings
+from ._turn import AssistantTurn, SystemTurn, Turn, UserTurn, check_text, strings, user_turn
 
 if TYPE_CHECKING:
     from ._structured import StructuredSpec
@@ -169,6 +169,39 @@ class Chat(ChatToolsMixin, AsyncChatMixin):
         (R: ``$get_cost()``.)
         """
         return turns_cost(self._turns, include)
+
+    def token_count(
+        self,
+        *args: str | Content,
+        include: Literal["new", "complete"] = "new",
+        type: Any = None,
+    ) -> int:
+        """Estimate the input tokens of ``args`` with the API's counting endpoint.
+
+        (R: ``$token_count()``.) ``include="new"`` counts the new message
+        only; ``"complete"`` estimates the whole next request: with no
+        answer yet, the message with the system prompt and the tools, else
+        the message plus the last answer's input, output and cached input.
+        ``type`` (as for :meth:`chat_structured`) counts its schema too.
+        Raises NotImplementedError for a provider whose API cannot count.
+        """
+        from ._structured import spec_for
+
+        if include not in ("new", "complete"):
+            raise ConfigurationError(f"include must be 'new' or 'complete', not {include!r}.")
+        sent = None if type is None else spec_for(type, wrap=self._provider.needs_wrapper).sent
+        turns: list[Turn] = [user_turn(args)]
+        tokens = self.get_tokens()
+        if include == "complete" and not tokens:
+            prompt = self._system_prompt
+            system: list[Turn] = [] if prompt is None else [SystemTurn(prompt)]
+            tools = list(self._tools.values())
+            return self._provider.count_tokens([*system, *turns], tools=tools, type=sent)
+        new = self._provider.count_tokens(turns, type=sent)
+        if include == "new":
+            return new
+        last = tokens[-1]
+        return int(new + last["input"] + last["output"] + last["cached_input"])
 
     # -- talking ------------------------------------------------------------
 

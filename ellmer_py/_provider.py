@@ -29,7 +29,7 @@ from ._errors import (
 )
 from ._modify_list import modify_list
 from ._params import Params, as_params, json_problem
-from ._protocols import Auth, StreamDecoder, WireProtocol, WireRequest
+from ._protocols import Auth, StreamDecoder, TokenCounter, WireProtocol, WireRequest
 from ._system_role import is_system_role_error, system_prompt_error
 from ._tokens import PriceSource, account_turn
 from ._transport import StreamResponse, Transport
@@ -352,6 +352,25 @@ class Provider:
             return account_turn(self, turn, received)
         except Exception as exc:  # a field of the wrong type, JSON nested too deeply, ...
             raise self._failure(with_received(exc, self.name, turn), turns) from None
+
+    def count_tokens(
+        self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Type | None = None
+    ) -> int:
+        """The input tokens these turns would take, from the API's counting endpoint.
+
+        (R: ``count_tokens()``.) ``api_headers`` go with it, ``api_args`` do
+        not (the endpoint takes only the conversation, tools and schema).
+        """
+        counter = self.protocol
+        if not isinstance(counter, TokenCounter):
+            raise NotImplementedError(f"{self.name} doesn't support token counting.")
+        request = counter.count_tokens_request(turns, model=self.model, tools=tools, type=type)
+        try:
+            url, headers, body = self._prepared(request)
+            doc = self.transport.request_json(request.method, url, headers=headers, body=body)
+            return counter.parse_token_count(doc)
+        except EllmerError as exc:
+            raise self._failure(exc, turns) from None
 
     def stream_open(
         self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Type | None = None

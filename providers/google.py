@@ -266,7 +266,7 @@ def chat_google_vertex(
         base_url=base_url or vertex_url(location, project_id),
         # Vertex AI refuses toolConfig.includeServerSideToolInvocations (R:
         # has_google_mixed_tool_support())
-        protocol=GeminiProtocol(mixed_tools=False),
+        protocol=GeminiProtocol(vertex=True),
         default_credentials=GoogleDefaultCredentials("chat_google_vertex"),
         prices=GeminiPrices(),
     )

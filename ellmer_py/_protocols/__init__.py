@@ -16,6 +16,8 @@ serves many providers. A protocol is pure code, no sockets and no clocks:
 
 The provider applies ``api_args`` (``modify_list``), its headers and then an
 :class:`Auth` to the serialized request, and hands bytes to the transport.
+A protocol whose API counts tokens is also a :class:`TokenCounter`
+(``count_tokens_request`` / ``parse_token_count``, R's ``count_tokens()``).
 Protocols register through the ``ellmer_py_register_protocols`` hook.
 """
 
@@ -33,7 +35,15 @@ if TYPE_CHECKING:
     from .._turn import AssistantTurn, Turn
     from .._types import Type
 
-__all__ = ["Auth", "StreamDecoder", "WireProtocol", "WireRequest"]
+__all__ = [
+    "Auth",
+    "StreamDecoder",
+    "TokenCounter",
+    "WireProtocol",
+    "WireRequest",
+    "count_body",
+    "count_of",
+]
 
 
 def _frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -117,3 +127,41 @@ class Auth(Protocol):
     def apply(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> dict[str, str]: ...
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """A protocol whose API counts the input tokens of a request (R: ``count_tokens()``).
+
+    ``count_tokens_request`` builds the counting request for these turns
+    (with the tools and structured-output type that would go with them);
+    ``parse_token_count`` reads the count out of the answer.
+    """
+
+    def count_tokens_request(
+        self,
+        turns: Sequence[Turn],
+        *,
+        model: str,
+        tools: Sequence[ToolDef] = (),
+        type: Type | None = None,
+    ) -> WireRequest: ...
+
+    def parse_token_count(self, doc: Any) -> int: ...
+
+
+def count_body(body: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """The fields of a chat body that a token-counting endpoint takes, in ``keys`` order."""
+    return {key: body[key] for key in keys if key in body}
+
+
+def count_of(doc: Any, key: str) -> int:
+    """The whole number ``doc[key]`` of a token-counting answer; MalformedResponseError if none."""
+    from .._errors import MalformedResponseError
+
+    value = doc.get(key) if isinstance(doc, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise MalformedResponseError(
+            f"The token-counting answer has no whole number in {key!r}: {str(doc)[:200]}"
+        )
+    return value

@@ -33,7 +33,7 @@ from .._content import (
 from .._errors import ConfigurationError, MalformedResponseError, StreamErrorEvent
 from .._params import Params, standardise_params
 from .._turn import AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
-from . import WireRequest
+from . import WireRequest, count_body, count_of
 from ._accumulator import StreamAccumulator, count, snippet, text_or_none
 from ._schema import plain_schema
 from ._sse_events import SSEEventDecoder, decode_event
@@ -567,6 +567,27 @@ class AnthropicMessages:
             headers=headers,
             accept="text/event-stream" if stream else "application/json",
         )
+
+    def count_tokens_request(
+        self,
+        turns: Sequence[Turn],
+        *,
+        model: str,
+        tools: Sequence[ToolDef] = (),
+        type: Type | None = None,
+    ) -> WireRequest:
+        """``POST messages/count_tokens`` for these turns (R: ``count_tokens()``)."""
+        chat = self.build_request(
+            turns, model=model, params={}, tools=tools, type=type, stream=False
+        )
+        keys = ("model", "system", "messages", "tools", "tool_choice", "output_config", "thinking")
+        return WireRequest(
+            "messages/count_tokens", count_body(chat.body, keys), headers=chat.headers
+        )
+
+    def parse_token_count(self, doc: Any) -> int:
+        """``input_tokens`` of the answer."""
+        return count_of(doc, "input_tokens")
 
     def parse_response(self, doc: Any, duration: float | None = None) -> AssistantTurn:
         """The AssistantTurn for a non-streamed ``message`` (R: ``value_turn``)."""

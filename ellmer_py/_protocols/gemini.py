@@ -35,7 +35,7 @@ from .._errors import ConfigurationError, MalformedResponseError, StreamErrorEve
 from .._params import Params, standardise_params
 from .._turn import AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
 from .._type_classes import TypeJsonSchema
-from . import WireRequest
+from . import WireRequest, count_body, count_of
 from ._accumulator import StreamAccumulator, count, snippet, text_or_none
 from ._schema import gemini_schema
 from ._sse_events import SSEEventDecoder, decode_event
@@ -376,17 +376,18 @@ class GeminiDecoder(SSEEventDecoder):
 class GeminiProtocol:
     """The Gemini protocol (R: ``ProviderGoogleGemini``); Vertex AI speaks it too.
 
-    ``mixed_tools`` says whether the endpoint takes
-    ``toolConfig.includeServerSideToolInvocations`` (the Gemini API does,
-    Vertex AI refuses it).
+    ``vertex`` is Vertex AI's dialect: no
+    ``toolConfig.includeServerSideToolInvocations`` (the Gemini API takes
+    it, Vertex AI refuses it), and ``countTokens`` bodies not wrapped in
+    ``generateContentRequest``.
     """
 
     name = "gemini"
 
     def __init__(
-        self, *, mixed_tools: bool = True, param_names: Mapping[str, str] = PARAM_NAMES
+        self, *, vertex: bool = False, param_names: Mapping[str, str] = PARAM_NAMES
     ) -> None:
-        self.mixed_tools = mixed_tools
+        self.vertex = vertex
         self.param_names = dict(param_names)
 
     def encode_params(self, params: Params | None) -> dict[str, Any]:
@@ -427,7 +428,7 @@ class GeminiProtocol:
         if tool_defs:
             body["tools"] = tool_defs
             builtin = [isinstance(getattr(t, "json", None), Mapping) for t in tools]
-            if self.mixed_tools and any(builtin) and not all(builtin):
+            if not self.vertex and any(builtin) and not all(builtin):
                 body["toolConfig"] = {"includeServerSideToolInvocations": True}
         body["systemInstruction"] = {"parts": [{"text": system}]}
         if config:
@@ -439,6 +440,32 @@ class GeminiProtocol:
             query={"alt": "sse"} if stream else {},
             accept="text/event-stream" if stream else "application/json",
         )
+
+    def count_tokens_request(
+        self,
+        turns: Sequence[Turn],
+        *,
+        model: str,
+        tools: Sequence[ToolDef] = (),
+        type: Type | None = None,
+    ) -> WireRequest:
+        """``models/{model}:countTokens`` for these turns (R: ``count_tokens()``).
+
+        The Gemini API takes the request wrapped in ``generateContentRequest``
+        with the model named; Vertex AI takes it as it is. Only the schema of
+        ``generationConfig`` is sent, as R does.
+        """
+        chat = self.build_request(
+            turns, model=model, params={}, tools=tools, type=type, stream=False
+        )
+        body = count_body(chat.body, ("contents", "tools", "systemInstruction", "generationConfig"))
+        if not self.vertex:
+            body = {"generateContentRequest": {**body, "model": f"models/{model}"}}
+        return WireRequest(f"models/{quote(model, safe='')}:countTokens", body)
+
+    def parse_token_count(self, doc: Any) -> int:
+        """``totalTokens`` of the answer."""
+        return count_of(doc, "totalTokens")
 
     def parse_response(self, doc: Any, duration: float | None = None) -> AssistantTurn:
         """The AssistantTurn for a non-streamed response (R: ``value_turn``)."""

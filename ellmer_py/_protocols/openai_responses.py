@@ -38,7 +38,7 @@ from .._content import (
 from .._errors import ConfigurationError, MalformedResponseError, StreamErrorEvent
 from .._params import Params, standardise_params
 from .._turn import AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
-from . import WireRequest
+from . import WireRequest, count_body, count_of
 from ._accumulator import StreamAccumulator, count, snippet, text_or_none
 from ._schema import strict_schema
 from ._sse_events import SSEEventDecoder, decode_event
@@ -72,6 +72,8 @@ SERVICE_TIERS = ("auto", "default", "flex", "priority")
 _IMAGE_FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 #: The events that end a stream.
 _END_EVENTS = ("response.completed", "response.incomplete")
+#: The fields of a chat body that ``responses/input_tokens`` takes (R: ``count_tokens()``).
+_COUNTED = ("input", "model", "tools", "text")
 
 
 def is_reasoning_model(model: str) -> bool:
@@ -541,6 +543,24 @@ class OpenAIResponses:
         return WireRequest(
             "responses", body, accept="text/event-stream" if stream else "application/json"
         )
+
+    def count_tokens_request(
+        self,
+        turns: Sequence[Turn],
+        *,
+        model: str,
+        tools: Sequence[ToolDef] = (),
+        type: Type | None = None,
+    ) -> WireRequest:
+        """``POST responses/input_tokens`` for these turns (R: ``count_tokens()``)."""
+        chat = self.build_request(
+            turns, model=model, params={}, tools=tools, type=type, stream=False
+        )
+        return WireRequest("responses/input_tokens", count_body(chat.body, _COUNTED))
+
+    def parse_token_count(self, doc: Any) -> int:
+        """``input_tokens`` of the answer."""
+        return count_of(doc, "input_tokens")
 
     def parse_response(self, doc: Any, duration: float | None = None) -> AssistantTurn:
         """The AssistantTurn for a non-streamed ``response`` (R: ``value_turn``)."""

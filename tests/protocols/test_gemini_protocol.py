@@ -113,7 +113,7 @@ def test_tools_and_builtins() -> None:
     assert mixed["toolConfig"] == {"includeServerSideToolInvocations": True}
     assert (
         "toolConfig"
-        not in GeminiProtocol(mixed_tools=False)
+        not in GeminiProtocol(vertex=True)
         .build_request(
             [UserTurn("hi")],
             model="m",
