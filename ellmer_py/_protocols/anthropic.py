@@ -37,6 +37,7 @@ from . import WireRequest, count_body, count_of
 from ._accumulator import StreamAccumulator, count, snippet, text_or_none
 from ._schema import plain_schema
 from ._sse_events import SSEEventDecoder, decode_event
+from ._tool_content import expand_tool_results
 
 if TYPE_CHECKING:
     from .._tools import ToolDef
@@ -207,7 +208,9 @@ def _messages(turns: Sequence[Turn], cache: dict[str, Any] | None) -> list[dict[
         if isinstance(turn, SystemTurn):
             continue
         role = "user" if isinstance(turn, UserTurn) else "assistant"
-        blocks = [b for b in (_block(c, role) for c in turn.contents) if b is not None]
+        # a tool result that is an image or a PDF points to it below (R: turn_contents_expand)
+        contents = expand_tool_results(turn.contents) if role == "user" else turn.contents
+        blocks = [b for b in (_block(c, role) for c in contents) if b is not None]
         if not blocks:
             continue  # Claude rejects a message with no content
         if out and out[-1]["role"] == role:

@@ -29,6 +29,7 @@ from .._sse import ServerSentEvent, SSEParser
 from .._turn import AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
 from . import WireRequest
 from ._accumulator import StreamAccumulator, count, parse_arguments, snippet, text_or_none
+from ._tool_content import expand_tool_results
 
 if TYPE_CHECKING:
     from .._tools import ToolDef
@@ -97,8 +98,10 @@ def _messages(
     if isinstance(turn, SystemTurn):
         return [{"role": "system", "content": turn.text}]
     if isinstance(turn, UserTurn):
-        results = [c for c in turn.contents if isinstance(c, ContentToolResult)]
-        rest = [c for c in turn.contents if not isinstance(c, ContentToolResult)]
+        # a tool result that is an image or a PDF points to it below (R: turn_contents_expand)
+        contents = expand_tool_results(turn.contents)
+        results = [c for c in contents if isinstance(c, ContentToolResult)]
+        rest = [c for c in contents if not isinstance(c, ContentToolResult)]
         out: list[dict[str, Any]] = [
             {"role": "tool", "content": r.model_text(), "tool_call_id": r.id} for r in results
         ]

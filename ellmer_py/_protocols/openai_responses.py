@@ -2,7 +2,8 @@
 
 Turns + params -> a ``POST responses`` request; a ``response`` document or the
 Responses stream (named events: ``response.output_item.added``,
-``response.output_text.delta``, ``response.reasoning_summary_text.delta``,
+``response.output_text.delta``, ``response.reasoning_summary_text.delta``
+(or ``response.reasoning_text.delta``, raw reasoning),
 ``response.function_call_arguments.delta``, ``response.output_item.done``,
 and the ends ``response.completed`` / ``response.incomplete`` /
 ``response.failed`` / ``error``; no ``[DONE]``) -> an AssistantTurn. R:
@@ -24,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from .._content import (
     Content,
-    ContentImage,
     ContentImageInline,
     ContentImageRemote,
     ContentJson,
@@ -42,6 +42,7 @@ from . import WireRequest, count_body, count_of
 from ._accumulator import StreamAccumulator, count, snippet, text_or_none
 from ._schema import strict_schema
 from ._sse_events import SSEEventDecoder, decode_event
+from ._tool_content import expand_tool_results
 
 if TYPE_CHECKING:
     from .._tools import ToolDef
@@ -133,7 +134,9 @@ def _b64(data: bytes) -> str:
 
 
 def _message(role: str, part: dict[str, Any]) -> dict[str, Any]:
-    return {"role": role, "content": [part]}
+    # "type" is optional in OpenAI's input messages (R leaves it out), but
+    # llama-server (and servers ported from it) reject an assistant item without it
+    return {"type": "message", "role": role, "content": [part]}
 
 
 def _text_item(role: str, text: str) -> dict[str, Any]:
@@ -146,19 +149,6 @@ def _arguments_text(arguments: Any) -> str:
         return arguments
     value = {} if arguments is None else arguments
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)  # compact, as R sends it
-
-
-def _result_images(value: Any) -> list[ContentImage] | None:
-    """The images of a tool result that is an image (or a list of them), else None."""
-    if isinstance(value, ContentImage):
-        return [value]
-    if (
-        isinstance(value, (list, tuple))
-        and value
-        and all(isinstance(v, ContentImage) for v in value)
-    ):
-        return list(value)
-    return None
 
 
 def _items(content: Content, role: str) -> list[dict[str, Any]]:
@@ -195,25 +185,9 @@ def _items(content: Content, role: str) -> list[dict[str, Any]]:
             }
         ]
     if isinstance(content, ContentToolResult):
-        images = _result_images(content.value) if content.error is None else None
-        if images is None:
-            return [
-                {
-                    "type": "function_call_output",
-                    "call_id": content.id,
-                    "output": content.model_text(),
-                }
-            ]
-        # R (turn_contents_expand): the images follow as user content, tagged.
-        tag = f'<tool-content call-id="{content.id}">'
-        out = [
-            {"type": "function_call_output", "call_id": content.id, "output": f"See {tag} below."},
-            _text_item("user", tag),
+        return [
+            {"type": "function_call_output", "call_id": content.id, "output": content.model_text()}
         ]
-        for image in images:
-            out.extend(_items(image, "user"))
-        out.append(_text_item("user", "</tool-content>"))
-        return out
     if isinstance(content, ContentToolRequestSearch):
         return [dict(content.json)] if isinstance(content.json, Mapping) else []
     raise ConfigurationError(f"{type(content).__name__} cannot be sent to OpenAI's Responses API.")
@@ -227,7 +201,9 @@ def input_items(turns: Sequence[Turn]) -> list[dict[str, Any]]:
             out.append(_text_item("system", turn.text))
             continue
         role = "user" if isinstance(turn, UserTurn) else "assistant"
-        for content in turn.contents:
+        # a tool result that is an image or a PDF points to it below (R: turn_contents_expand)
+        contents = expand_tool_results(turn.contents) if role == "user" else turn.contents
+        for content in contents:
             out.extend(_items(content, role))
     return out
 
@@ -266,10 +242,14 @@ def _str(value: Any) -> str:
 
 
 def _summary_text(item: Mapping[str, Any]) -> str:
-    summary = item.get("summary")
-    if not isinstance(summary, list):
-        return ""
-    return "".join(_str(p.get("text")) for p in summary if isinstance(p, Mapping))
+    """A reasoning item's summary, or its raw ``reasoning_text`` when it has no summary."""
+    for field_name in ("summary", "content"):
+        parts = item.get(field_name)
+        if isinstance(parts, list):
+            text = "".join(_str(p.get("text")) for p in parts if isinstance(p, Mapping))
+            if text:
+                return text
+    return ""
 
 
 def _search_query(item: Mapping[str, Any]) -> str:
@@ -372,7 +352,7 @@ def _response_turn(response: Mapping[str, Any], duration: float | None) -> Assis
 class OpenAIResponsesDecoder(SSEEventDecoder):
     """Decodes one Responses stream: SSE framing and the named events, split at any byte."""
 
-    __slots__ = ("_acc", "_final", "_response", "_seen")
+    __slots__ = ("_acc", "_final", "_items", "_response", "_seen")
 
     def __init__(self) -> None:
         super().__init__()  # self.done: True once response.completed / .incomplete arrived
@@ -380,11 +360,26 @@ class OpenAIResponsesDecoder(SSEEventDecoder):
         self._response: dict[str, Any] = {}
         self._final: AssistantTurn | None = None
         self._seen: set[Hashable] = set()
+        self._items: dict[str, int] = {}
 
     @property
     def complete(self) -> bool:
         """Whether the server finished the answer."""
         return self.done
+
+    def _index(self, doc: Mapping[str, Any]) -> int:
+        """The event's ``output_index``; by item id, in order of appearance, when it has none.
+
+        (llama-server's events name only the item.)
+        """
+        index = doc.get("output_index")
+        if type(index) is int:
+            return index
+        item = doc.get("item")
+        item_id = doc.get("item_id") or (item.get("id") if isinstance(item, Mapping) else None)
+        if not isinstance(item_id, str):
+            return -1
+        return self._items.setdefault(item_id, len(self._items))
 
     def event(self, name: str, data: str, out: list[Content]) -> None:
         """Take one SSE event, appending the pieces to show to ``out``."""
@@ -397,8 +392,7 @@ class OpenAIResponsesDecoder(SSEEventDecoder):
             )
         kind = doc.get("type", name)
         acc = self._acc
-        index = doc.get("output_index")
-        index = index if type(index) is int else -1
+        index = self._index(doc)
         if kind == "response.output_text.delta" or kind == "response.refusal.delta":
             delta = doc.get("delta")
             if isinstance(delta, str) and delta:
@@ -406,7 +400,7 @@ class OpenAIResponsesDecoder(SSEEventDecoder):
                 acc.text(key, delta, order=_part_order(index, doc.get("content_index")))
                 self._seen.add(key)
                 out.append(ContentText(delta))
-        elif kind == "response.reasoning_summary_text.delta":
+        elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
             delta = doc.get("delta")
             if isinstance(delta, str) and delta:
                 key = ("item", index)

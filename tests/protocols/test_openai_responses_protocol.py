@@ -120,7 +120,9 @@ def test_the_request_is_post_responses_with_store_false_and_the_tier() -> None:
         "text/event-stream",
     )
     assert request.body == {
-        "input": [{"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}],
+        "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+        ],
         "model": "gpt-4.1",
         "stream": True,
         "store": False,
@@ -145,14 +147,27 @@ def test_turns_become_input_items_one_per_content() -> None:
         AssistantTurn([ContentText("A cat"), ContentJson({"a": 1})]),
     ]
     assert body(turns)["input"] == [
-        {"role": "system", "content": [{"type": "input_text", "text": "Be terse"}]},
-        {"role": "user", "content": [{"type": "input_text", "text": "Look"}]},
         {
+            "type": "message",
+            "role": "system",
+            "content": [{"type": "input_text", "text": "Be terse"}],
+        },
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Look"}]},
+        {
+            "type": "message",
             "role": "user",
             "content": [{"type": "input_image", "image_url": "https://x.test/a.png"}],
         },
-        {"role": "assistant", "content": [{"type": "output_text", "text": "A cat"}]},
-        {"role": "assistant", "content": [{"type": "output_text", "text": '{"a":1}'}]},
+        {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "A cat"}],
+        },
+        {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": '{"a":1}'}],
+        },
     ]
 
 
@@ -219,7 +234,9 @@ def test_reasoning_goes_back_whole_before_its_function_call() -> None:
 
 def test_thinking_without_its_reasoning_item_is_not_sent() -> None:
     items = body([AssistantTurn([ContentThinking("hmm"), ContentText("ok")])])["input"]
-    assert items == [{"role": "assistant", "content": [{"type": "output_text", "text": "ok"}]}]
+    assert items == [
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "ok"}]}
+    ]
 
 
 def test_web_search_calls_go_back_as_their_json() -> None:
@@ -574,3 +591,48 @@ def test_data_that_is_not_json_is_malformed() -> None:
     deep = "[" * 100_000
     with pytest.raises(MalformedResponseError):
         decode(f"event: x\ndata: {deep}\n\n".encode())
+
+
+# -- streams without output_index (llama-server) ------------------------------------
+
+
+def test_events_without_output_index_are_keyed_by_item_id() -> None:
+    """llama-server's events name only the item: two streamed calls stay apart."""
+
+    def call(item_id: str, call_id: str, name: str) -> dict[str, Any]:
+        return {"type": "function_call", "id": item_id, "call_id": call_id, "name": name}
+
+    data = sse(
+        {"type": "response.output_item.added", "item": call("fc_a", "call_a", "one")},
+        {"type": "response.function_call_arguments.delta", "item_id": "fc_a", "delta": '{"x":'},
+        {"type": "response.output_item.added", "item": call("fc_b", "call_b", "two")},
+        {"type": "response.function_call_arguments.delta", "item_id": "fc_b", "delta": '{"y":2}'},
+        {"type": "response.function_call_arguments.delta", "item_id": "fc_a", "delta": "1}"},
+    )
+    decoder, _ = decode(data, step=5)
+    calls = [c for c in decoder.turn().contents if isinstance(c, ContentToolRequest)]
+    assert [(c.id, c.name, c.arguments) for c in calls] == [
+        ("call_a", "one", {"x": 1}),
+        ("call_b", "two", {"y": 2}),
+    ]
+
+
+def test_raw_reasoning_text_is_thinking_streamed_and_whole() -> None:
+    """``response.reasoning_text.delta`` and a reasoning item with content, no summary."""
+    item = {
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [],
+        "content": [{"type": "reasoning_text", "text": "let me think"}],
+    }
+    data = sse(
+        {"type": "response.reasoning_text.delta", "item_id": "rs_1", "delta": "let me "},
+        {"type": "response.reasoning_text.delta", "item_id": "rs_1", "delta": "think"},
+    )
+    decoder, shown = decode(data)
+    assert "".join(p.thinking for p in shown if isinstance(p, ContentThinking)) == "let me think"
+    (thinking,) = decoder.turn().contents
+    assert isinstance(thinking, ContentThinking) and thinking.thinking == "let me think"
+    whole = P.parse_response(response([item, message("ok")]))
+    assert isinstance(whole.contents[0], ContentThinking)
+    assert whole.contents[0].thinking == "let me think"

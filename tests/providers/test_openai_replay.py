@@ -922,6 +922,8 @@ def r_ids_as_ours(name: str) -> list[dict[str, Any]]:
     as ``call_id``; ellmer-py keeps the call's ``call_id`` (``call_...``),
     the id the API documents for ``function_call_output``. (With
     ``store = false`` the API accepts either, as R's recordings show.)
+    The other: message items carry ``"type": "message"``, optional for
+    OpenAI (R leaves it out) but required by llama-server for assistant items.
     """
     interactions = ellmer_interactions(name)
     ours = {
@@ -936,6 +938,7 @@ def r_ids_as_ours(name: str) -> list[dict[str, Any]]:
             if item.get("call_id") in ours:
                 item["call_id"] = ours[item["call_id"]]
             if "role" in item:
+                item.setdefault("type", "message")
                 for part in item["content"]:
                     for fc, call in ours.items():
                         if "text" in part:
@@ -1225,7 +1228,11 @@ def test_ellmer_tool_image_bodies(srv: FakeServer, returns: str) -> None:
         part = body["input"][5]["content"][0]
         assert part["image_url"].startswith("data:image/jpeg;base64,/9j/")
         part["image_url"] = ours_url
-    empty = {"role": "assistant", "content": [{"type": "output_text", "text": ""}]}
+    empty = {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": ""}],
+    }
     for body in recorded[2:]:
         body["input"].remove(empty)
     assert [r.json for r in srv.requests] == recorded
