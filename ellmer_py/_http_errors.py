@@ -130,7 +130,7 @@ def _message_from_json(doc: Any, depth: int = 0) -> str | None:
             return f"{found} [{kind}]"
         if found:
             return found
-    for key in ("message", "detail", "error_message", "msg"):
+    for key in ("message", "Message", "detail", "error_message", "msg"):
         value = doc.get(key)
         if isinstance(value, str) and value:
             if key == "msg" and isinstance(doc.get("loc"), list):
@@ -250,6 +250,10 @@ def error_from_response(
     if cls is BadRequestError and _says_bad_credential(body):
         cls = AuthenticationError
     said = server_message(body, headers.get("content-type"), headers, secrets=secrets)
+    # AWS names the error's type in a header ("ValidationException:http://...")
+    aws_type = headers.get("x-amzn-errortype", "").split(":", 1)[0].strip()[:100]
+    if aws_type.isidentifier() and aws_type not in said:
+        said = f"{said.rstrip('.')} [{aws_type}]"
     request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
     if request_id is None:
         request_id = _body_request_id(body)

@@ -337,3 +337,26 @@ def test_rate_limit_without_retry_after() -> None:
     error = error_from_response("P", 429, {}, b"")
     assert isinstance(error, RateLimitError)
     assert error.retry_after is None
+
+
+def test_aws_errors_read_message_in_either_case_and_name_the_error_type() -> None:
+    """Bedrock: ``{"message"}`` or ``{"Message"}``, the type in ``x-amzn-errortype``."""
+    error = error_from_response(
+        "AWS/Bedrock",
+        400,
+        {
+            "content-type": JSON,
+            "x-amzn-errortype": "ValidationException:http://internal.amazon.com/coral/x/",
+            "x-amzn-requestid": "req-1",
+        },
+        b'{"Message": "Malformed input request"}',
+    )
+    assert isinstance(error, BadRequestError)
+    assert error.server_message == "Malformed input request [ValidationException]"
+    assert error.request_id == "req-1"
+    lower = error_from_response(
+        "AWS/Bedrock", 429, {"x-amzn-errortype": "ThrottlingException"}, b'{"message": "slow"}'
+    )
+    assert lower.server_message == "slow [ThrottlingException]"
+    odd = error_from_response("P", 400, {"x-amzn-errortype": "<b>no</b>"}, b'{"message": "m"}')
+    assert odd.server_message == "m"
