@@ -1,38 +1,55 @@
-"""Loopback chat-completions and Messages server used by ``bench/run.py``.
+"""Loopback server for ``bench/run.py``: four chat APIs, every body precomputed.
 
 Run it as a script; it binds ``127.0.0.1`` on a free port (or ``--port``),
 prints ``PORT <n>`` on stdout once it listens, and serves until killed:
 
     python bench/_server.py --chunks 10000
 
-It is a small asyncio HTTP/1.1 keep-alive server with every response body
-precomputed and cached, so that it is never the bottleneck: the client under
-test does all the parsing work, the server only copies bytes to a socket.
+It is a small asyncio HTTP/1.1 keep-alive server with every response built
+once (by ``_bodies``) and cached, so that it is never the bottleneck: the
+client under test does all the parsing work, the server only copies bytes to
+a socket.  Every stream is ``Transfer-Encoding: chunked``, one HTTP chunk
+per SSE event (as a real server that flushes per token does), and carries
+the configured number of one-token content events; every non-streamed reply
+is sent with ``Content-Length`` and carries ``_wire.REPLY``.
 
 Routes (only ``POST``):
 
 ``/v1/chat/completions``
-    Without ``"stream": true`` in the JSON body: one ``chat.completion``
-    object with ``usage``, sent with ``Content-Length``.  With it: an SSE
-    stream, sent with ``Transfer-Encoding: chunked`` (one HTTP chunk per SSE
-    event, as a real server that flushes per token does): a role event, the
-    configured number of one-token ``chat.completion.chunk`` events, a
-    ``finish_reason`` event, a usage event when the body asks for
+    OpenAI chat completions.  Without ``"stream": true`` in the JSON body:
+    one ``chat.completion`` object with ``usage``.  With it: a role event,
+    the one-token ``chat.completion.chunk`` events, a ``finish_reason``
+    event, a usage event when the body asks for
     ``stream_options.include_usage``, then ``data: [DONE]``.
 
 ``/v1/messages``
     Anthropic's Messages API, shaped like the real recordings in
     ``/work/shared/fixtures/native/anthropic``.  Without ``"stream": true``:
     one ``message`` object (a single text block, ``end_turn``, ``usage``).
-    With it: ``event:``/``data:`` SSE pairs, one HTTP chunk each:
-    ``message_start``, ``content_block_start``, a ``ping`` (the real API
-    sends one there too), the configured number of one-token
-    ``content_block_delta`` / ``text_delta`` events, ``content_block_stop``,
-    ``message_delta`` (``stop_reason`` and ``usage``), ``message_stop``.
+    With it: ``event:``/``data:`` SSE pairs: ``message_start``,
+    ``content_block_start``, a ``ping`` (the real API sends one there too),
+    the one-token ``content_block_delta`` / ``text_delta`` events,
+    ``content_block_stop``, ``message_delta`` (``stop_reason`` and
+    ``usage``), ``message_stop``.
 
-``/chunks/<k>/v1/chat/completions``, ``/chunks/<k>/v1/messages``
-    The same, but a stream carries ``k`` content events instead of the
-    default.  ``run.py`` uses them for short warm-up streams.
+``/v1/responses``
+    OpenAI's Responses API, shaped like ``/work/shared/fixtures/native/openai``.
+    Without ``"stream": true``: one completed ``response`` (one ``message``
+    output item, ``usage``).  With it: named events ``response.created``,
+    ``response.in_progress``, ``response.output_item.added``,
+    ``response.content_part.added``, the one-token
+    ``response.output_text.delta`` events, the ``*.done`` events and
+    ``response.completed`` carrying the whole response; no ``[DONE]``.
+
+``/v1beta/models/{model}:generateContent``, ``...:streamGenerateContent?alt=sse``
+    Gemini, shaped like ``/work/shared/fixtures/native/google_gemini``: one
+    ``GenerateContentResponse``; or (``alt=sse`` required) a stream whose
+    every ``data:`` is a whole response carrying one token and the usage so
+    far, then one with an empty text part and ``finishReason: STOP``.
+
+``/chunks/<k>/...``
+    Any of the above, but a stream carries ``k`` content events instead of
+    the default.  ``run.py`` uses them for short warm-up streams.
 
 Anything else gets a JSON 404.  The streamed tokens come from ``_wire``,
 which the workers also import to check that a client consumed everything.
@@ -44,153 +61,44 @@ import argparse
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
+from urllib.parse import unquote
 
-from _wire import MODEL, REPLY, token
+import _bodies
+from _wire import MODEL
 
 __all__ = ["main"]
 
-_CREATED = 1_700_000_000
-_ID = "chatcmpl-bench"
-_MSG_ID = "msg_bench"
 _MAX_HEADER_BYTES = 64 * 1024
 
-
-def _dumps(obj: object) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
-
-
-def _completion_body(model: str) -> bytes:
-    return _dumps(
-        {
-            "id": _ID,
-            "object": "chat.completion",
-            "created": _CREATED,
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": REPLY},
-                    "logprobs": None,
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18},
-        }
-    )
-
-
-def _chunk(model: str, delta: dict[str, str], finish: str | None) -> dict[str, object]:
-    return {
-        "id": _ID,
-        "object": "chat.completion.chunk",
-        "created": _CREATED,
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-    }
-
-
-def _sse_event(payload: bytes) -> bytes:
-    event = b"data: " + payload + b"\n\n"
-    # One HTTP chunk per SSE event.
-    return b"%x\r\n%s\r\n" % (len(event), event)
-
-
-def _stream_body(model: str, n: int, include_usage: bool) -> bytes:
-    parts = [_sse_event(_dumps(_chunk(model, {"role": "assistant", "content": ""}, None)))]
-    parts.extend(_sse_event(_dumps(_chunk(model, {"content": token(i)}, None))) for i in range(n))
-    parts.append(_sse_event(_dumps(_chunk(model, {}, "stop"))))
-    if include_usage:
-        usage = {"prompt_tokens": 9, "completion_tokens": n, "total_tokens": 9 + n}
-        payload = {
-            "id": _ID,
-            "object": "chat.completion.chunk",
-            "created": _CREATED,
-            "model": model,
-            "choices": [],
-            "usage": usage,
-        }
-        parts.append(_sse_event(_dumps(payload)))
-    parts.append(_sse_event(b"[DONE]"))
-    parts.append(b"0\r\n\r\n")
-    return b"".join(parts)
-
-
-def _message_body(model: str) -> bytes:
-    return _dumps(
-        {
-            "id": _MSG_ID,
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [{"type": "text", "text": REPLY}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 9, "output_tokens": 9},
-        }
-    )
-
-
-def _named_event(name: bytes, payload: bytes) -> bytes:
-    event = b"event: " + name + b"\ndata: " + payload + b"\n\n"
-    # One HTTP chunk per SSE event, as for chat completions.
-    return b"%x\r\n%s\r\n" % (len(event), event)
-
-
-def _message_stream_body(model: str, n: int) -> bytes:
-    start = {
-        "type": "message_start",
-        "message": {
-            "id": _MSG_ID,
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": 9, "output_tokens": 1},
-        },
-    }
-    block_start = {
-        "type": "content_block_start",
-        "index": 0,
-        "content_block": {"type": "text", "text": ""},
-    }
-    parts = [
-        _named_event(b"message_start", _dumps(start)),
-        _named_event(b"content_block_start", _dumps(block_start)),
-        _named_event(b"ping", _dumps({"type": "ping"})),
-    ]
-    parts.extend(
-        _named_event(
-            b"content_block_delta",
-            _dumps(
-                {
-                    "type": "content_block_delta",
-                    "index": 0,
-                    "delta": {"type": "text_delta", "text": token(i)},
-                }
-            ),
-        )
-        for i in range(n)
-    )
-    delta = {
-        "type": "message_delta",
-        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-        "usage": {"input_tokens": 9, "output_tokens": n},
-    }
-    parts.append(
-        _named_event(b"content_block_stop", _dumps({"type": "content_block_stop", "index": 0}))
-    )
-    parts.append(_named_event(b"message_delta", _dumps(delta)))
-    parts.append(_named_event(b"message_stop", _dumps({"type": "message_stop"})))
-    parts.append(b"0\r\n\r\n")
-    return b"".join(parts)
+#: JSON-body routes: path -> reply kind, (non-streamed, streamed) by ``"stream": true``.
+_JSON_ROUTES = {
+    "/v1/chat/completions": ("completion", "chat_stream"),
+    "/v1/messages": ("message", "message_stream"),
+    "/v1/responses": ("response", "response_stream"),
+}
+#: Gemini's routes: the model and the method are in the path.
+_GEMINI_PREFIX = "/v1beta/models/"
 
 
 def _head(status: str, headers: list[tuple[str, str]], keep_alive: bool) -> bytes:
     lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers)]
     lines.append("Connection: keep-alive" if keep_alive else "Connection: close")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+#: Per reply kind: its body builder (called with the cache key's arguments),
+#: its Content-Type, and whether it is a chunked SSE stream.
+_KINDS: dict[str, tuple[Callable[..., bytes], str, bool]] = {
+    "completion": (_bodies.completion, "application/json", False),
+    "chat_stream": (_bodies.chat_stream, "text/event-stream", True),
+    "message": (_bodies.message, "application/json", False),
+    "message_stream": (_bodies.message_stream, "text/event-stream; charset=utf-8", True),
+    "response": (_bodies.response, "application/json", False),
+    "response_stream": (_bodies.response_stream, "text/event-stream; charset=utf-8", True),
+    "gemini": (_bodies.gemini, "application/json; charset=UTF-8", False),
+    "gemini_stream": (_bodies.gemini_stream, "text/event-stream", True),
+}
 
 
 class _Cache:
@@ -200,53 +108,24 @@ class _Cache:
         self.default_chunks = default_chunks
         self._items: dict[tuple[object, ...], bytes] = {}
 
-    def completion(self, model: str, keep_alive: bool) -> bytes:
-        key = ("c", model, keep_alive)
+    def get(self, kind: str, args: tuple[object, ...], keep_alive: bool) -> bytes:
+        """The whole response of ``kind`` (a ``_KINDS`` key) built from ``args``."""
+        key = (kind, *args, keep_alive)
         hit = self._items.get(key)
         if hit is None:
-            body = _completion_body(model)
-            headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-            hit = self._items[key] = _head("200 OK", headers, keep_alive) + body
-        return hit
-
-    def stream(self, model: str, n: int, include_usage: bool, keep_alive: bool) -> bytes:
-        key = ("s", model, n, include_usage, keep_alive)
-        hit = self._items.get(key)
-        if hit is None:
-            headers = [
-                ("Content-Type", "text/event-stream"),
-                ("Cache-Control", "no-cache"),
-                ("Transfer-Encoding", "chunked"),
-            ]
-            body = _stream_body(model, n, include_usage)
-            hit = self._items[key] = _head("200 OK", headers, keep_alive) + body
-        return hit
-
-    def message(self, model: str, keep_alive: bool) -> bytes:
-        key = ("m", model, keep_alive)
-        hit = self._items.get(key)
-        if hit is None:
-            body = _message_body(model)
-            headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-            hit = self._items[key] = _head("200 OK", headers, keep_alive) + body
-        return hit
-
-    def message_stream(self, model: str, n: int, keep_alive: bool) -> bytes:
-        key = ("ms", model, n, keep_alive)
-        hit = self._items.get(key)
-        if hit is None:
-            headers = [
-                ("Content-Type", "text/event-stream; charset=utf-8"),
-                ("Cache-Control", "no-cache"),
-                ("Transfer-Encoding", "chunked"),
-            ]
-            body = _message_stream_body(model, n)
+            build, content_type, streamed = _KINDS[kind]
+            body = build(*args)
+            headers = [("Content-Type", content_type)]
+            if streamed:
+                headers += [("Cache-Control", "no-cache"), ("Transfer-Encoding", "chunked")]
+            else:
+                headers.append(("Content-Length", str(len(body))))
             hit = self._items[key] = _head("200 OK", headers, keep_alive) + body
         return hit
 
     @staticmethod
     def error(status: str, message: str, keep_alive: bool) -> bytes:
-        body = _dumps({"error": {"message": message, "type": "invalid_request_error"}})
+        body = _bodies.dumps({"error": {"message": message, "type": "invalid_request_error"}})
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         return _head(status, headers, keep_alive) + body
 
@@ -335,29 +214,42 @@ class _Connection(asyncio.Protocol):
         return keep_alive
 
     def _respond(self, method: str, target: str, body: bytes, keep_alive: bool) -> bytes:
-        path = target.split("?", 1)[0]
+        path, _, query = target.partition("?")
         n = self._cache.default_chunks
         if path.startswith("/chunks/"):
             _, _, count, rest = (path + "/").split("/", 3)
             if not count.isdigit():
                 return self._cache.error("404 Not Found", f"bad chunk count {count!r}", keep_alive)
             n, path = int(count), "/" + rest.rstrip("/")
-        if method != "POST" or path not in ("/v1/chat/completions", "/v1/messages"):
+        gemini = path.startswith(_GEMINI_PREFIX)
+        if method != "POST" or not (gemini or path in _JSON_ROUTES):
             return self._cache.error("404 Not Found", f"no route {method} {path}", keep_alive)
         try:
             request = json.loads(body) if body else {}
         except ValueError:
             return self._cache.error("400 Bad Request", "body is not JSON", keep_alive)
+        if gemini:
+            return self._gemini(path[len(_GEMINI_PREFIX) :], query, n, keep_alive)
         model = str(request.get("model") or MODEL)
-        if path == "/v1/messages":
-            if request.get("stream") is True:
-                return self._cache.message_stream(model, n, keep_alive)
-            return self._cache.message(model, keep_alive)
-        if request.get("stream") is True:
+        stream = request.get("stream") is True
+        kind = _JSON_ROUTES[path][stream]
+        if kind == "chat_stream":
             options = request.get("stream_options") or {}
             include_usage = bool(options.get("include_usage"))
-            return self._cache.stream(model, n, include_usage, keep_alive)
-        return self._cache.completion(model, keep_alive)
+            return self._cache.get(kind, (model, n, include_usage), keep_alive)
+        return self._cache.get(kind, (model, n) if stream else (model,), keep_alive)
+
+    def _gemini(self, rest: str, query: str, n: int, keep_alive: bool) -> bytes:
+        """``models/{model}:generateContent`` or ``:streamGenerateContent?alt=sse``."""
+        name, _, action = rest.rpartition(":")
+        model = unquote(name) or MODEL
+        if action == "generateContent":
+            return self._cache.get("gemini", (model,), keep_alive)
+        if action != "streamGenerateContent":
+            return self._cache.error("404 Not Found", f"no Gemini method {action!r}", keep_alive)
+        if "alt=sse" not in query.split("&"):
+            return self._cache.error("400 Bad Request", "only alt=sse streams", keep_alive)
+        return self._cache.get("gemini_stream", (model, n), keep_alive)
 
     def _reply(self, data: bytes, keep_alive: bool) -> None:
         transport = self._transport
@@ -372,11 +264,19 @@ class _Connection(asyncio.Protocol):
 async def _serve(host: str, port: int, default_chunks: int) -> None:
     cache = _Cache(default_chunks)
     # Build the big bodies now, not during the first client's timed stream.
-    for include_usage in (False, True):
-        cache.stream(MODEL, default_chunks, include_usage, keep_alive=True)
-    cache.completion(MODEL, keep_alive=True)
-    cache.message_stream(MODEL, default_chunks, keep_alive=True)
-    cache.message(MODEL, keep_alive=True)
+    n = default_chunks
+    for kind, args in [
+        ("chat_stream", (MODEL, n, False)),
+        ("chat_stream", (MODEL, n, True)),
+        ("message_stream", (MODEL, n)),
+        ("response_stream", (MODEL, n)),
+        ("gemini_stream", (MODEL, n)),
+        ("completion", (MODEL,)),
+        ("message", (MODEL,)),
+        ("response", (MODEL,)),
+        ("gemini", (MODEL,)),
+    ]:
+        cache.get(kind, args, keep_alive=True)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _Connection(cache), host, port)
     bound = server.sockets[0].getsockname()[1]

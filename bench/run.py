@@ -3,16 +3,20 @@
     python bench/run.py            # full run, about a minute or two
     python bench/run.py --quick    # smoke run for CI (a few seconds per client)
 
-One command starts a loopback server speaking OpenAI chat completions and
-Anthropic Messages (``_server.py``, 127.0.0.1 only, in its own process so it
-never competes with the client for a GIL) and measures, for each client in
-``_clients.py``, in two tables:
+One command starts a loopback server speaking four chat APIs
+(``_server.py``, 127.0.0.1 only, in its own process so it never competes
+with the client for a GIL) and measures, for each client in ``_clients.py``,
+one table per API, each with a raw urllib3 floor:
 
-- OpenAI chat completions: raw urllib3 as the floor, ellmer-py
-  (``chat_openai_compatible``), the openai SDK, huggingface_hub's
-  ``InferenceClient``, chatlas;
-- Anthropic Messages: raw urllib3 as the floor, ellmer-py
-  (``chat_anthropic``), the anthropic SDK:
+- OpenAI chat completions: ellmer-py (``chat_openai_compatible``), the
+  openai SDK, huggingface_hub's ``InferenceClient``, chatlas;
+- Anthropic Messages: ellmer-py (``chat_anthropic``), the anthropic SDK;
+- OpenAI Responses: ellmer-py (``chat_openai``), the openai SDK's
+  ``responses.create``;
+- Gemini: ellmer-py (``chat_google_gemini``), google-genai's
+  ``models.generate_content``.
+
+Columns:
 
 import s
     ``perf_counter`` around the import statement in a fresh ``python -c``
@@ -25,8 +29,9 @@ ms/request
     object, after warm-up, in a fresh process; overhead is that minus the
     same table's raw urllib3.
 chunks/s, events/s
-    content events (one-token ``chat.completion.chunk`` /
-    ``content_block_delta``) per second over one ``--chunks``-event stream,
+    content events (one-token ``chat.completion.chunk``,
+    ``content_block_delta``, ``response.output_text.delta``, Gemini
+    response) per second over one ``--chunks``-event stream,
     in a fresh process, after a 100-event warm-up stream, and as a ratio to
     the same table's raw urllib3.
 peak RSS MiB
@@ -315,6 +320,26 @@ _APIS = {
         "than `messages.stream()`'s `text_stream`, which also rebuilds the message "
         "snapshot on every event)",
     ),
+    _clients.RESPONSES: (
+        "OpenAI Responses",
+        "events",
+        "one-token `response.output_text.delta` SSE events, one HTTP chunk each, "
+        "between `response.created`, `response.in_progress`, `response.output_item.added`, "
+        "`response.content_part.added` and `response.output_text.done`, "
+        "`response.content_part.done`, `response.output_item.done`, `response.completed` "
+        "(which carries the whole response again); no `[DONE]`. The openai SDK iterates "
+        "`responses.create(..., stream=True)` and takes each delta event's `delta`",
+    ),
+    _clients.GEMINI: (
+        "Gemini",
+        "chunks",
+        "`streamGenerateContent?alt=sse` events, one HTTP chunk each, every `data:` a whole "
+        "`GenerateContentResponse` carrying one token (and `usageMetadata`), then one with "
+        "`finishReason: STOP`; no `[DONE]`. All three clients post to "
+        "`/v1beta/models/m:...` (google-genai given `HttpOptions(base_url=..., "
+        'api_version="v1beta")`, its default being `v1`); google-genai iterates '
+        "`generate_content_stream` and takes each chunk's `.text`",
+    ),
 }
 
 
@@ -421,7 +446,7 @@ def _report(
         + "`; numbers from one machine, compare rows, not runs.",
         "",
         *sections,
-        "Columns, both tables:",
+        "Columns, every table:",
         "",
         "- **import s**: `perf_counter` around the import statement in a fresh "
         f"`python -c`, median of {args.import_runs} runs (interpreter start-up excluded); "

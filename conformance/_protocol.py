@@ -119,8 +119,11 @@ class ProtocolFake(Protocol):
     Two optional attributes tune checks for a protocol that carries something
     differently: ``param_markers`` (a dict, params() field -> the value a body
     carries when the field is sent as something else, e.g. Responses sends
-    ``log_probs=True`` as an ``include`` entry) and ``pdf_filenames`` (False
-    when the protocol has no place for a PDF's file name).
+    ``log_probs=True`` as an ``include`` entry), ``pdf_filenames`` (False
+    when the protocol has no place for a PDF's file name), ``image_url`` (the
+    image URL to send when the protocol takes only one kind, Bedrock's
+    ``s3://``) and ``signing`` (the AWS SigV4 service name of a protocol whose
+    requests are signed: the signing check runs).
     """
 
     #: The protocol name, as in ``ProviderSpec.protocol``.

@@ -105,6 +105,7 @@ if TYPE_CHECKING:
         models_anthropic,
         models_claude,
     )
+    from .providers.aws_bedrock import chat_aws_bedrock, models_aws_bedrock
     from .providers.azure_openai import chat_azure_openai
     from .providers.cloudflare import chat_cloudflare
     from .providers.databricks import chat_databricks
@@ -134,6 +135,7 @@ __all__ = [
     "AssistantPartialTurn",
     "AssistantTurn",
     "AuthenticationError",
+    "AwsCredentials",
     "BadRequestError",
     "Chat",
     "ConfigurationError",
@@ -190,6 +192,7 @@ __all__ = [
     "UserTurn",
     "chat",
     "chat_anthropic",
+    "chat_aws_bedrock",
     "chat_azure_openai",
     "chat_claude",
     "chat_cloudflare",
@@ -223,6 +226,7 @@ __all__ = [
     "list_protocols",
     "list_providers",
     "models_anthropic",
+    "models_aws_bedrock",
     "models_claude",
     "models_google_gemini",
     "models_google_vertex",
@@ -289,6 +293,7 @@ def __getattr__(name: str) -> Any:
 _BUILTIN_CONSTRUCTORS = {
     "chat_anthropic": "ellmer_py.providers.anthropic",
     "chat_claude": "ellmer_py.providers.anthropic",
+    "chat_aws_bedrock": "ellmer_py.providers.aws_bedrock",
     "chat_azure_openai": "ellmer_py.providers.azure_openai",
     "chat_cloudflare": "ellmer_py.providers.cloudflare",
     "chat_databricks": "ellmer_py.providers.databricks",
@@ -309,6 +314,7 @@ _BUILTIN_CONSTRUCTORS = {
 
 #: Tools, schema types and structured output, loaded on first use (they build many classes).
 _LAZY_CORE = {
+    "AwsCredentials": "._sigv4",
     "StructuredOutputError": "._structured",
     "ToolBuiltIn": "._tools",
     "ToolDef": "._tools",
@@ -345,6 +351,7 @@ _BUILTIN_FUNCTIONS = {
     "openai_tool_web_search": "ellmer_py.providers.openai",
     "models_google_gemini": "ellmer_py.providers.google",
     "models_google_vertex": "ellmer_py.providers.google",
+    "models_aws_bedrock": "ellmer_py.providers.aws_bedrock",
     "google_tool_web_search": "ellmer_py.providers.google",
     "google_tool_web_fetch": "ellmer_py.providers.google",
 }

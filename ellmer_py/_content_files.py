@@ -120,7 +120,8 @@ def _check_size(data: bytes, what: str) -> None:
 def content_image_url(url: str, detail: str = "auto") -> ContentImage:
     """An image given by URL (R: ``content_image_url()``).
 
-    An ``http(s)`` URL is sent as it is, for the provider to fetch;
+    An ``http(s)`` URL is sent as it is, for the provider to fetch (so is a
+    cloud storage one, ``s3://`` for Bedrock, ``gs://`` for Vertex AI);
     ``detail`` ("auto", "low" or "high") is OpenAI's detail setting. A
     ``data:`` URL becomes an inline image, as in R.
     """
@@ -142,10 +143,11 @@ def content_image_url(url: str, detail: str = "auto") -> ContentImage:
         _check_size(data, "The data URL's image")
         return ContentImageInline(content_type, data)
     scheme = urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https"):
+    if scheme not in ("http", "https", "s3", "gs"):
         hint = " For a file on disk use content_image_file()." if "://" not in url else ""
         raise ConfigurationError(
-            f"content_image_url(): {_safe_url(url)!r} is not an http(s) or data: URL.{hint}"
+            f"content_image_url(): {_safe_url(url)!r} is not an http(s), s3, gs or data: URL."
+            + hint
         )
     return ContentImageRemote(url=url, detail=detail)
 

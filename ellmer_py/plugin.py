@@ -31,6 +31,8 @@ does not import it.
 
 from __future__ import annotations
 
+from ._aws_auth import AwsCredentialValue, SigV4Auth, aws_credentials
+from ._aws_credentials import AwsCredentialChain, resolve_region
 from ._build import ChatArgs, build_chat, default_model, env_setting, require_model, with_defaults
 from ._chat import Chat, SystemPromptFallback
 from ._credentials import (
@@ -52,11 +54,13 @@ from ._hookspecs import hookimpl
 from ._params import Params
 from ._protocols import Auth, StreamDecoder, WireProtocol, WireRequest
 from ._protocols.anthropic import AnthropicMessages
+from ._protocols.bedrock import BedrockConverse
 from ._protocols.gemini import GeminiProtocol
 from ._protocols.openai_chat import PARAM_NAMES, OpenAIChat
 from ._protocols.openai_responses import OpenAIResponses
 from ._provider import ModelLimitation, Provider
 from ._registry import ProtocolSpec, ProviderSpec
+from ._sigv4 import AwsCredentials
 from ._tokens import Price, PriceSource, token_cost
 from ._tools import ToolBuiltIn
 from ._transport import Transport
@@ -67,6 +71,10 @@ __all__ = [
     "AnthropicMessages",
     "AssistantTurn",
     "Auth",
+    "AwsCredentialChain",
+    "AwsCredentialValue",
+    "AwsCredentials",
+    "BedrockConverse",
     "Chat",
     "ChatArgs",
     "ConfigurationError",
@@ -86,6 +94,7 @@ __all__ = [
     "ProtocolSpec",
     "Provider",
     "ProviderSpec",
+    "SigV4Auth",
     "StreamDecoder",
     "SystemPromptFallback",
     "ToolBuiltIn",
@@ -94,6 +103,7 @@ __all__ = [
     "WireRequest",
     "as_credentials",
     "auth_headers",
+    "aws_credentials",
     "build_chat",
     "default_model",
     "env_credentials",
@@ -101,6 +111,7 @@ __all__ = [
     "hookimpl",
     "reject_api_key",
     "require_model",
+    "resolve_region",
     "token_cost",
     "with_defaults",
 ]

@@ -139,6 +139,10 @@ _DATED = r"(-\d{4}-\d{2}-\d{2})?"
 #: price of the "default" and "auto" tiers; a tier a model is not listed for
 #: leaves its answers unpriced. Patterns are tried in order.
 LIST_PRICES: tuple[tuple[str, str, float, float, float | None], ...] = (
+    # R's default model (R's price table, data-raw/prices.json)
+    ("gpt-5.6-terra", "standard", 2.0, 12.0, 0.2),
+    ("gpt-5.6-terra", "priority", 4.0, 24.0, 0.4),
+    ("gpt-5.6-terra", "flex", 1.0, 6.0, 0.1),
     ("gpt-5.2-pro", "standard", 21.0, 168.0, None),
     ("gpt-5-pro", "standard", 15.0, 120.0, None),
     ("gpt-5.2(-chat-latest|-codex)?", "standard", 1.75, 14.0, 0.175),

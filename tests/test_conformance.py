@@ -97,6 +97,7 @@ def test_the_suite_has_the_checks_the_issue_lists() -> None:
         "api_headers",
         "api_key",
         "credentials",
+        "sigv4_signing",
         "limitations",
         "params",
         "streaming",

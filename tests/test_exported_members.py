@@ -20,6 +20,7 @@ PUBLIC = [
     "AssistantPartialTurn",
     "AssistantTurn",
     "AuthenticationError",
+    "AwsCredentials",
     "BadRequestError",
     "Chat",
     "ConfigurationError",
@@ -76,6 +77,7 @@ PUBLIC = [
     "UserTurn",
     "chat",
     "chat_anthropic",
+    "chat_aws_bedrock",
     "chat_azure_openai",
     "chat_claude",
     "chat_cloudflare",
@@ -109,6 +111,7 @@ PUBLIC = [
     "list_protocols",
     "list_providers",
     "models_anthropic",
+    "models_aws_bedrock",
     "models_claude",
     "models_google_gemini",
     "models_google_vertex",
@@ -137,6 +140,7 @@ PUBLIC = [
 
 #: The OpenAI-compatible providers ported from R's ellmer, one plugin module each.
 PROVIDER_MODULES = {
+    "chat_aws_bedrock": "ellmer_py.providers.aws_bedrock",
     "chat_azure_openai": "ellmer_py.providers.azure_openai",
     "chat_cloudflare": "ellmer_py.providers.cloudflare",
     "chat_databricks": "ellmer_py.providers.databricks",
@@ -157,6 +161,7 @@ LAZY |= {"claude_tool_web_fetch", "claude_tool_web_search"}
 LAZY |= {"chat_openai", "models_openai", "openai_tool_web_search"}
 LAZY |= {"chat_google_gemini", "models_google_gemini"}
 LAZY |= {"chat_google_vertex", "models_google_vertex"}
+LAZY |= {"chat_aws_bedrock", "models_aws_bedrock", "AwsCredentials"}
 LAZY |= {"google_tool_web_search", "google_tool_web_fetch"}
 LAZY |= set(PROVIDER_MODULES)
 #: Tools, schema types and structured output build many classes: loaded on first use too.

@@ -48,6 +48,7 @@ from ellmer_py import (
     list_providers,
 )
 from ellmer_py._content import ContentText, ContentThinking, ContentToolRequest
+from ellmer_py._eventstream import EventStreamDecoder, encode_message
 from ellmer_py._http_errors import server_message
 from ellmer_py._protocols import WireProtocol
 from ellmer_py._sse import iter_sse
@@ -526,11 +527,14 @@ def test_deep_arguments_are_kept_as_text(name: str) -> None:
 
 
 def _counts(doc: Any, change: Any) -> Any:
-    """``doc`` with every integer under a ``*_tokens`` (Gemini: ``*TokenCount``) key changed."""
+    """``doc`` with every integer under a ``*_tokens`` key changed.
+
+    (Gemini: ``*TokenCount``, Bedrock: ``*Tokens``.)
+    """
     if isinstance(doc, dict):
         return {
             k: change(v)
-            if k.endswith(("_tokens", "TokenCount")) and type(v) is int
+            if k.endswith(("_tokens", "TokenCount", "Tokens")) and type(v) is int
             else _counts(v, change)
             for k, v in doc.items()
         }
@@ -545,8 +549,16 @@ def _turn_of(name: str, change: Any, stream: bool) -> AssistantTurn:
     fake = protocol_fake(name)
     if not stream:
         return protocol.parse_response(_counts(json.loads(fake.answer(TEXT_ANSWER).body), change))
+    reply = fake.stream(TEXT_ANSWER)
+    if any(v.startswith("application/vnd.amazon.eventstream") for _, v in reply.headers):
+        frames = EventStreamDecoder().feed(reply.body)
+        data = b"".join(
+            encode_message(f.headers, json.dumps(_counts(json.loads(f.payload), change)).encode())
+            for f in frames
+        )
+        return _decode_stream(protocol, [data])
     lines = []
-    for event in iter_sse([fake.stream(TEXT_ANSWER).body]):
+    for event in iter_sse([reply.body]):
         try:
             data = json.dumps(_counts(json.loads(event.data), change))
         except ValueError:

@@ -384,6 +384,7 @@ def test_every_built_in_provider_is_tested() -> None:
         *("github", "huggingface", "openai_compatible", "anthropic", "claude"),
         *("google_gemini", "gemini"),  # tests/providers/test_gemini_replay.py
         "google_vertex",  # tests/providers/test_google_vertex.py
+        *("aws_bedrock", "bedrock"),  # tests/providers/test_aws_bedrock.py
         "openai",  # tests/providers/test_openai_replay.py
     }
 

@@ -44,6 +44,7 @@ from ellmer_py.conformance.fake_server import FakeServer, Reply
 
 BUILT_INS = {
     "anthropic": "ellmer_py.providers.anthropic",
+    "aws_bedrock": "ellmer_py.providers.aws_bedrock",
     "azure_openai": "ellmer_py.providers.azure_openai",
     "cloudflare": "ellmer_py.providers.cloudflare",
     "databricks": "ellmer_py.providers.databricks",
@@ -171,7 +172,7 @@ def test_built_ins_are_loaded_through_pluggy() -> None:
     assert pm.project_name == "ellmer_py"
     for name, module in ENTRY_POINTS.items():
         assert pm.get_plugin(name) is sys.modules[module]
-    assert set(BUILT_INS) | {"claude", "gemini"} == set(list_providers())
+    assert set(BUILT_INS) | {"claude", "gemini", "bedrock"} == set(list_providers())
     assert list_providers() == sorted(list_providers())
     assert {"openai-chat", "anthropic-messages"} <= set(list_protocols())
 

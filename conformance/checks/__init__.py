@@ -34,6 +34,7 @@ from .limitations import conformance_probe as conformance_probe
 from .params import PARAM_VALUES as PARAM_VALUES
 from .params import check_params
 from .record_replay import check_record_replay
+from .signing import check_sigv4_signing
 from .streaming import check_streaming
 from .structured import ConformancePerson as ConformancePerson
 from .structured import check_structured
@@ -52,6 +53,7 @@ __all__ = [
     "check_limitations",
     "check_params",
     "check_record_replay",
+    "check_sigv4_signing",
     "check_streaming",
     "check_structured",
     "check_tools",
@@ -65,6 +67,7 @@ CHECKS: dict[str, Check] = {
         check_api_headers,
         check_api_key,
         check_credentials,
+        check_sigv4_signing,
         check_limitations,
         check_params,
         check_streaming,

@@ -28,11 +28,13 @@ def check_images(ctx: Context) -> None:
     keeps them. A model with a declared ``images`` or ``pdf`` limitation
     refuses before any request instead. A fake whose protocol has no place
     for a file name (``pdf_filenames = False``: Gemini's ``inlineData``) is
-    not asked for one. (R: ``content_image_url()``,
+    not asked for one; a fake whose protocol takes only its own kind of image
+    URL names one in ``image_url`` (Bedrock: an ``s3://`` location). (R: ``content_image_url()``,
     ``content_image_file()``, ``content_pdf_file()``.)
     """
     fake = ctx.fake
     pdf_name = "conformance.pdf" if getattr(fake, "pdf_filenames", True) else None
+    image_url = getattr(fake, "image_url", _IMAGE_URL)
     with ctx.server() as srv, tempfile.TemporaryDirectory(prefix="ellmer-conformance-") as tmp:
         png = Path(tmp, "conformance.png")
         png.write_bytes(_PNG)
@@ -41,8 +43,8 @@ def check_images(ctx: Context) -> None:
         cases: list[tuple[str, tuple[Content, ...], list[Media]]] = [
             (
                 "images",
-                (content_image_url(_IMAGE_URL), content_image_file(png)),
-                [Media("image_url", _IMAGE_URL), Media("image", _PNG, mime="image/png")],
+                (content_image_url(image_url), content_image_file(png)),
+                [Media("image_url", image_url), Media("image", _PNG, mime="image/png")],
             ),
             ("pdf", (content_pdf_file(pdf),), [Media("pdf", _PDF, filename=pdf_name)]),
         ]

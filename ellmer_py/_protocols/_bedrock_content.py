@@ -155,6 +155,18 @@ def _thinking(content: ContentThinking, role: str) -> dict[str, Any] | None:
     return {"reasoningContent": {"reasoningText": text}}
 
 
+def _s3_image(url: str) -> dict[str, Any]:
+    """An image in S3 (``s3://bucket/key.png``), the one kind of URL Converse takes."""
+    extension = url.rsplit(".", 1)[-1].lower() if "." in url.rsplit("/", 1)[-1] else ""
+    fmt = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "gif": "gif", "webp": "webp"}.get(extension)
+    if not url.startswith("s3://") or fmt is None:
+        raise ConfigurationError(
+            "Bedrock takes no image URL but an S3 one (s3://bucket/key.png, .jpeg, .gif or "
+            ".webp): download the image and send it inline with content_image_file()."
+        )
+    return {"image": {"format": fmt, "source": {"s3Location": {"uri": url}}}}
+
+
 def block(content: Content, role: str, documents: Iterator[int]) -> dict[str, Any] | None:
     """One content block (R: the ``as_json`` methods for ProviderAWSBedrock).
 
@@ -174,10 +186,7 @@ def block(content: Content, role: str, documents: Iterator[int]) -> dict[str, An
             )
         return {"image": {"format": fmt, "source": {"bytes": _b64(content.data)}}}
     if isinstance(content, ContentImageRemote):
-        raise ConfigurationError(
-            "Bedrock doesn't support remote images: download the image and send it inline "
-            "(content_image_file())."
-        )
+        return _s3_image(content.url)
     if isinstance(content, ContentPDF):
         name = f"document-{next(documents)}"
         return {

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from .._hookspecs import hookimpl
 from .._registry import ProtocolSpec
 from .anthropic import AnthropicMessages
+from .bedrock import BedrockConverse
 from .gemini import GeminiProtocol
 from .openai_chat import OpenAIChat
 from .openai_responses import OpenAIResponses
@@ -51,5 +52,13 @@ def ellmer_py_register_protocols(register: Callable[[ProtocolSpec], None]) -> No
             factory=GeminiProtocol,
             fake="ellmer_py.conformance.gemini:FAKE",
             description="Gemini generateContent (POST models/{model}:generateContent, SSE)",
+        )
+    )
+    register(
+        ProtocolSpec(
+            name="bedrock-converse",
+            factory=BedrockConverse,
+            fake="ellmer_py.conformance.bedrock:FAKE",
+            description="AWS Bedrock Converse (POST model/{id}/converse, AWS event stream)",
         )
     )

@@ -51,7 +51,6 @@ __all__ = [
     "BedrockConverse",
     "BedrockDecoder",
     "error_message",
-    "error_type",
     "finish_reason",
     "tokens",
 ]
@@ -105,14 +104,6 @@ def finish_reason(reason: Any) -> str | None:
     return _FINISH_REASONS.get(reason, reason)
 
 
-def error_type(header: Any) -> str | None:
-    """The exception name in ``x-amzn-errortype`` (``ValidationException:http://...``)."""
-    if type(header) is not str:
-        return None
-    name = header.split(":", 1)[0].strip()
-    return name or None
-
-
 def error_message(doc: Any, kind: str | None = None) -> str:
     """Bedrock's error JSON, ``{"message"}`` or ``{"Message"}``, as ``message [kind]``.
 
@@ -122,7 +113,7 @@ def error_message(doc: Any, kind: str | None = None) -> str:
     fields = doc if isinstance(doc, Mapping) else {}
     message = fields.get("message") or fields.get("Message")
     text = message if isinstance(message, str) else snippet(doc, 300)
-    kind = error_type(kind)
+    kind = kind.split(":", 1)[0].strip() if isinstance(kind, str) else None
     return f"{text} [{kind}]" if kind and kind not in text else text
 
 
@@ -353,9 +344,13 @@ class BedrockConverse:
         """params() as ``inferenceConfig`` fields (one warning lists the unsupported ones).
 
         ``top_k`` and reasoning stay under their own names until
-        ``build_request`` knows the model they are for.
+        ``build_request`` knows the model they are for. With both reasoning
+        params, ``reasoning_effort`` wins (as for Claude on Anthropic's API).
         """
-        out = standardise_params(params, self.param_names)
+        names = self.param_names
+        if params is not None and "reasoning_effort" in params.standard:
+            names = {k: v for k, v in names.items() if v != "reasoning_tokens"}
+        out = standardise_params(params, names)
         if "stopSequences" in out:
             out["stopSequences"] = list(out["stopSequences"])
         return out

@@ -45,7 +45,6 @@ from ellmer_py._protocols.bedrock import (
     BedrockConverse,
     BedrockDecoder,
     error_message,
-    error_type,
     finish_reason,
     tokens,
 )
@@ -154,9 +153,11 @@ def test_claude_takes_top_k_and_thinking_in_its_own_fields() -> None:
         {"top_k": 5, "thinking": {"type": "enabled", "budget_tokens": 4000}},
         [],
     )
-    found, said = fields(CLAUDE, reasoning_effort="high", reasoning_tokens=4000)
+    # reasoning_effort wins; reasoning_tokens is in the one unsupported-params warning
+    with pytest.warns(UserWarning, match="'reasoning_tokens'"):
+        found, said = fields(CLAUDE, reasoning_effort="high", reasoning_tokens=4000)
     assert found == {"thinking": {"type": "adaptive"}, "output_config": {"effort": "high"}}
-    assert len(said) == 1 and "'reasoning_tokens'" in said[0]
+    assert said == []
 
 
 def test_nova_and_gpt_oss_take_their_own_fields() -> None:
@@ -174,17 +175,17 @@ def test_nova_and_gpt_oss_take_their_own_fields() -> None:
 
 def test_a_model_without_known_fields_warns_once_per_model() -> None:
     protocol = BedrockConverse()
-    wire = protocol.encode_params(params(top_k=3, reasoning_effort="low", reasoning_tokens=9))
+    wire = protocol.encode_params(params(top_k=3, reasoning_tokens=9))
     with pytest.warns(UserWarning, match="additionalModelRequestFields") as caught:
         sent = protocol.build_request([UserTurn("hi")], model=LLAMA, params=wire, stream=False)
     assert len(caught) == 1
-    assert all(f"'{n}'" in str(caught[0].message) for n in ("top_k", "reasoning_effort"))
+    assert all(f"'{n}'" in str(caught[0].message) for n in ("top_k", "reasoning_tokens"))
     assert "additionalModelRequestFields" not in sent.body
     assert "inferenceConfig" not in sent.body
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         protocol.build_request([UserTurn("hi")], model=LLAMA, params=wire, stream=True)
-    assert wire == {"top_k": 3, "reasoning_effort": "low", "budget_tokens": 9}  # not consumed
+    assert wire == {"top_k": 3, "budget_tokens": 9}  # not consumed
 
 
 @pytest.mark.parametrize(
@@ -275,8 +276,17 @@ def test_images_and_pdfs_go_as_bytes_with_neutral_document_names() -> None:
 def test_images_bedrock_cannot_take_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="image/bmp"):
         body([UserTurn([ContentImageInline("image/bmp", b"BM")])])
-    with pytest.raises(ConfigurationError, match="remote images"):
+    with pytest.raises(ConfigurationError, match="no image URL but an S3 one"):
         body([UserTurn([ContentImageRemote("https://example.com/a.png")])])
+    with pytest.raises(ConfigurationError, match="S3"):
+        body([UserTurn([ContentImageRemote("s3://bucket/picture.bmp")])])
+
+
+def test_an_image_in_s3_is_sent_by_its_location() -> None:
+    sent = body([UserTurn([ContentImageRemote("s3://bucket/dir/a.JPG")])])["messages"]
+    assert sent[0]["content"][0] == {
+        "image": {"format": "jpeg", "source": {"s3Location": {"uri": "s3://bucket/dir/a.JPG"}}}
+    }
 
 
 def test_tool_calls_and_results_with_their_status() -> None:
@@ -532,11 +542,10 @@ def test_error_message_and_type() -> None:
     assert error_message({"message": "Bad"}) == "Bad"
     assert error_message({"Message": "Bad"}, "ValidationException") == "Bad [ValidationException]"
     kind = "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"
-    assert error_type(kind) == "ThrottlingException"
     assert error_message({"message": "Slow down"}, kind) == "Slow down [ThrottlingException]"
     assert error_message({"other": 1}) == '{"other": 1}'
     assert error_message("plain text") == "plain text"
-    assert error_type(None) is None and error_type("") is None
+    assert error_message({"message": "m"}, "") == "m"
 
 
 # -- the stream decoder ------------------------------------------------------------------------

@@ -72,9 +72,11 @@ def test_expand_points_below_and_puts_results_first() -> None:
 
 
 def test_anthropic_sends_the_image_after_the_tool_result() -> None:
-    body = AnthropicMessages(cache="none").build_request(
-        turns(), model="claude-sonnet-5", params={}, stream=False
-    ).body
+    body = (
+        AnthropicMessages(cache="none")
+        .build_request(turns(), model="claude-sonnet-5", params={}, stream=False)
+        .body
+    )
     last = body["messages"][-1]
     assert last["role"] == "user"
     kinds = [(b["type"], b.get("tool_use_id"), b.get("text")) for b in last["content"]]

@@ -1280,3 +1280,13 @@ def test_ellmer_parallel_tool_bodies(srv: FakeServer) -> None:
     recorded = r_ids_as_ours(name)
     assert sent == [recorded[0], recorded[2], recorded[1], recorded[3]]
     close(chat)
+
+
+def test_rs_default_model_is_priced_by_tier() -> None:
+    """gpt-5.6-terra (R's default) has R's list prices, per service tier."""
+    from ellmer_py.plugin import Price
+    from ellmer_py.providers.openai import price_of
+
+    assert price_of("gpt-5.6-terra") == Price(2.0, 12.0, 0.2)
+    assert price_of("gpt-5.6-terra-2026-05-01", "priority") == Price(4.0, 24.0, 0.4)
+    assert price_of("gpt-5.6-terra", "flex") == Price(1.0, 6.0, 0.1)
