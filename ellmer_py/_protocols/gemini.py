@@ -39,6 +39,7 @@ from . import WireRequest, count_body, count_of
 from ._accumulator import StreamAccumulator, count, snippet, text_or_none
 from ._schema import gemini_schema
 from ._sse_events import SSEEventDecoder, decode_event
+from ._tool_content import expand_tool_results
 
 if TYPE_CHECKING:
     from .._tools import ToolDef
@@ -169,7 +170,9 @@ def _contents(turns: Sequence[Turn]) -> list[dict[str, Any]]:
         if isinstance(turn, SystemTurn):
             continue
         role = "user" if isinstance(turn, UserTurn) else "model"
-        parts = [p for p in (_part(c, names) for c in turn.contents) if p is not None]
+        # a tool result that is an image or a PDF points to it below (R: turn_contents_expand)
+        contents = expand_tool_results(turn.contents) if role == "user" else turn.contents
+        parts = [p for p in (_part(c, names) for c in contents) if p is not None]
         if not parts:
             continue
         if out and out[-1]["role"] == role:

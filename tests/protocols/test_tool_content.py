@@ -111,3 +111,20 @@ def test_openai_responses_sends_the_image_as_an_input_image() -> None:
     parts = [p for item in after for p in item["content"]]
     assert [p["type"] for p in parts] == ["input_text", "input_image", "input_text"]
     assert parts[1]["image_url"].startswith("data:image/png;base64,")
+
+
+def test_gemini_sends_the_image_as_inline_data_after_the_function_response() -> None:
+    from ellmer_py._protocols.gemini import GeminiProtocol
+
+    body = GeminiProtocol().build_request(turns(), model="m", params={}, stream=False).body
+    parts = body["contents"][-1]["parts"]
+    assert [next(iter(p)) for p in parts] == [
+        "functionResponse",
+        "functionResponse",
+        "text",
+        "inlineData",
+        "text",
+    ]
+    assert parts[0]["functionResponse"]["response"] == {"value": f"See {OPEN} below."}
+    assert parts[3]["inlineData"]["mimeType"] == "image/png"
+    assert base64.b64decode(parts[3]["inlineData"]["data"]) == PNG
