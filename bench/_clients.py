@@ -4,16 +4,16 @@ Every client is a :class:`Client` whose ``make(base_url)`` returns a
 :class:`Runner` offering ``request()`` (one non-streamed reply, returns the
 assistant text) and ``stream()`` (one streamed reply, yields the text
 deltas).  A client speaks one API (:data:`APIS`: OpenAI chat completions,
-Anthropic Messages, OpenAI Responses, Gemini); each API has one raw-urllib3
-floor, and ``base_url`` always ends in ``/v1`` (Gemini clients swap it for
-``/v1beta``).
+Anthropic Messages, OpenAI Responses, Gemini, AWS Bedrock Converse); each
+API has one raw-urllib3 floor, and ``base_url`` always ends in ``/v1``
+(Gemini clients swap it for ``/v1beta``, Bedrock clients drop it).
 
 The runners live in one module per API (``_clients_chat``,
-``_clients_anthropic``, ``_clients_responses``, ``_clients_gemini``), which
-``make`` imports when it is called.  Nothing imports a client library at
-module level: the import happens in the runner's constructor (or in the
-import-time probe), in a fresh worker process, so that import time and
-memory are charged to the right client.
+``_clients_anthropic``, ``_clients_responses``, ``_clients_gemini``,
+``_clients_bedrock``), which ``make`` imports when it is called.  Nothing
+imports a client library at module level: the import happens in the
+runner's constructor (or in the import-time probe), in a fresh worker
+process, so that import time and memory are charged to the right client.
 
 This module itself imports only ``typing`` (which every client imports
 anyway), so loading it into a worker costs next to nothing.
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ANTHROPIC",
     "APIS",
+    "BEDROCK",
     "CLIENTS",
     "GEMINI",
     "OPENAI",
@@ -45,7 +46,8 @@ OPENAI = "openai"
 ANTHROPIC = "anthropic"
 RESPONSES = "responses"
 GEMINI = "gemini"
-APIS = (OPENAI, ANTHROPIC, RESPONSES, GEMINI)
+BEDROCK = "bedrock"
+APIS = (OPENAI, ANTHROPIC, RESPONSES, GEMINI, BEDROCK)
 
 #: The user message every client sends.
 PROMPT = "hi"
@@ -225,6 +227,35 @@ CLIENTS: tuple[Client, ...] = (
         "from google import genai",
         "_clients_gemini:GoogleGenAI",
         api=GEMINI,
+    ),
+    # AWS Bedrock Converse
+    Client(
+        "bedrock-urllib3",
+        "raw urllib3",
+        "urllib3",
+        "urllib3",
+        _URLLIB3_IMPORT,
+        "_clients_bedrock:Urllib3",
+        api=BEDROCK,
+        floor=True,
+    ),
+    Client(
+        "ellmer-py-bedrock",
+        "ellmer-py",
+        "ellmer_py",
+        "ellmer-py",
+        "from ellmer_py import AwsCredentials, chat_aws_bedrock",
+        "_clients_bedrock:EllmerPy",
+        api=BEDROCK,
+    ),
+    Client(
+        "boto3",
+        "boto3",
+        "boto3",
+        "boto3",
+        "import boto3",
+        "_clients_bedrock:Boto3",
+        api=BEDROCK,
     ),
 )
 

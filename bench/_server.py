@@ -1,4 +1,4 @@
-"""Loopback server for ``bench/run.py``: four chat APIs, every body precomputed.
+"""Loopback server for ``bench/run.py``: five chat APIs, every body precomputed.
 
 Run it as a script; it binds ``127.0.0.1`` on a free port (or ``--port``),
 prints ``PORT <n>`` on stdout once it listens, and serves until killed:
@@ -9,7 +9,8 @@ It is a small asyncio HTTP/1.1 keep-alive server with every response built
 once (by ``_bodies``) and cached, so that it is never the bottleneck: the
 client under test does all the parsing work, the server only copies bytes to
 a socket.  Every stream is ``Transfer-Encoding: chunked``, one HTTP chunk
-per SSE event (as a real server that flushes per token does), and carries
+per SSE event or event-stream frame (as a real server that flushes per
+token does), and carries
 the configured number of one-token content events; every non-streamed reply
 is sent with ``Content-Length`` and carries ``_wire.REPLY``.
 
@@ -47,6 +48,17 @@ Routes (only ``POST``):
     every ``data:`` is a whole response carrying one token and the usage so
     far, then one with an empty text part and ``finishReason: STOP``.
 
+``/model/{modelId}/converse``, ``/model/{modelId}/converse-stream``
+    AWS Bedrock Converse, shaped like
+    ``/work/shared/fixtures/native/aws_bedrock`` (``_bodies_bedrock``); the
+    model id arrives percent-encoded (``%3A``) and any id is accepted, and
+    SigV4 signatures are not checked.  ``converse``: one Converse document
+    (one text block, ``end_turn``, ``usage``, ``metrics``).
+    ``converse-stream``: AWS event-stream frames
+    (``application/vnd.amazon.eventstream``), one HTTP chunk each:
+    ``messageStart``, the one-token ``contentBlockDelta`` events,
+    ``contentBlockStop``, ``messageStop``, ``metadata`` (usage).
+
 ``/chunks/<k>/...``
     Any of the above, but a stream carries ``k`` content events instead of
     the default.  ``run.py`` uses them for short warm-up streams.
@@ -65,6 +77,7 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 import _bodies
+import _bodies_bedrock
 from _wire import MODEL
 
 __all__ = ["main"]
@@ -79,6 +92,9 @@ _JSON_ROUTES = {
 }
 #: Gemini's routes: the model and the method are in the path.
 _GEMINI_PREFIX = "/v1beta/models/"
+#: Bedrock's routes: ``/model/{modelId}/{action}``, action -> reply kind.
+_BEDROCK_PREFIX = "/model/"
+_BEDROCK_ACTIONS = {"converse": "converse", "converse-stream": "converse_stream"}
 
 
 def _head(status: str, headers: list[tuple[str, str]], keep_alive: bool) -> bytes:
@@ -98,6 +114,12 @@ _KINDS: dict[str, tuple[Callable[..., bytes], str, bool]] = {
     "response_stream": (_bodies.response_stream, "text/event-stream; charset=utf-8", True),
     "gemini": (_bodies.gemini, "application/json; charset=UTF-8", False),
     "gemini_stream": (_bodies.gemini_stream, "text/event-stream", True),
+    "converse": (_bodies_bedrock.converse, "application/json", False),
+    "converse_stream": (
+        _bodies_bedrock.converse_stream,
+        "application/vnd.amazon.eventstream",
+        True,
+    ),
 }
 
 
@@ -222,7 +244,8 @@ class _Connection(asyncio.Protocol):
                 return self._cache.error("404 Not Found", f"bad chunk count {count!r}", keep_alive)
             n, path = int(count), "/" + rest.rstrip("/")
         gemini = path.startswith(_GEMINI_PREFIX)
-        if method != "POST" or not (gemini or path in _JSON_ROUTES):
+        bedrock = path.startswith(_BEDROCK_PREFIX)
+        if method != "POST" or not (gemini or bedrock or path in _JSON_ROUTES):
             return self._cache.error("404 Not Found", f"no route {method} {path}", keep_alive)
         try:
             request = json.loads(body) if body else {}
@@ -230,6 +253,8 @@ class _Connection(asyncio.Protocol):
             return self._cache.error("400 Bad Request", "body is not JSON", keep_alive)
         if gemini:
             return self._gemini(path[len(_GEMINI_PREFIX) :], query, n, keep_alive)
+        if bedrock:
+            return self._bedrock(path[len(_BEDROCK_PREFIX) :], n, keep_alive)
         model = str(request.get("model") or MODEL)
         stream = request.get("stream") is True
         kind = _JSON_ROUTES[path][stream]
@@ -251,6 +276,14 @@ class _Connection(asyncio.Protocol):
             return self._cache.error("400 Bad Request", "only alt=sse streams", keep_alive)
         return self._cache.get("gemini_stream", (model, n), keep_alive)
 
+    def _bedrock(self, rest: str, n: int, keep_alive: bool) -> bytes:
+        """``model/{modelId}/converse`` or ``.../converse-stream`` (signature not checked)."""
+        model, _, action = rest.rpartition("/")
+        kind = _BEDROCK_ACTIONS.get(action)
+        if not unquote(model) or "/" in model or kind is None:
+            return self._cache.error("404 Not Found", f"no Bedrock route {rest!r}", keep_alive)
+        return self._cache.get(kind, (n,) if kind == "converse_stream" else (), keep_alive)
+
     def _reply(self, data: bytes, keep_alive: bool) -> None:
         transport = self._transport
         if transport is None:
@@ -271,10 +304,12 @@ async def _serve(host: str, port: int, default_chunks: int) -> None:
         ("message_stream", (MODEL, n)),
         ("response_stream", (MODEL, n)),
         ("gemini_stream", (MODEL, n)),
+        ("converse_stream", (n,)),
         ("completion", (MODEL,)),
         ("message", (MODEL,)),
         ("response", (MODEL,)),
         ("gemini", (MODEL,)),
+        ("converse", ()),
     ]:
         cache.get(kind, args, keep_alive=True)
     loop = asyncio.get_running_loop()

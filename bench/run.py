@@ -3,7 +3,7 @@
     python bench/run.py            # full run, about a minute or two
     python bench/run.py --quick    # smoke run for CI (a few seconds per client)
 
-One command starts a loopback server speaking four chat APIs
+One command starts a loopback server speaking five chat APIs
 (``_server.py``, 127.0.0.1 only, in its own process so it never competes
 with the client for a GIL) and measures, for each client in ``_clients.py``,
 one table per API, each with a raw urllib3 floor:
@@ -14,7 +14,10 @@ one table per API, each with a raw urllib3 floor:
 - OpenAI Responses: ellmer-py (``chat_openai``), the openai SDK's
   ``responses.create``;
 - Gemini: ellmer-py (``chat_google_gemini``), google-genai's
-  ``models.generate_content``.
+  ``models.generate_content``;
+- AWS Bedrock Converse: ellmer-py (``chat_aws_bedrock``), boto3's
+  ``bedrock-runtime`` client (``converse`` / ``converse_stream``), both
+  signing every request with SigV4.
 
 Columns:
 
@@ -31,7 +34,7 @@ ms/request
 chunks/s, events/s
     content events (one-token ``chat.completion.chunk``,
     ``content_block_delta``, ``response.output_text.delta``, Gemini
-    response) per second over one ``--chunks``-event stream,
+    response, Bedrock ``contentBlockDelta``) per second over one ``--chunks``-event stream,
     in a fresh process, after a 100-event warm-up stream, and as a ratio to
     the same table's raw urllib3.
 peak RSS MiB
@@ -101,12 +104,27 @@ def _last_line(text: str) -> str:
 _pycache_prefix: str | None = None
 
 
+#: AWS settings for every worker (all other ``AWS_*`` variables are dropped):
+#: boto3 and ellmer-py get their credentials and region explicitly, and must
+#: read no shared config or credentials file and ask no metadata service.
+_AWS_ENV = {
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
 def _child_env() -> dict[str, str]:
     """The environment for workers: ours, but never through an HTTP proxy.
 
     httpx (under openai, huggingface_hub and anthropic) honours
     ``HTTP_PROXY``; urllib3's PoolManager does not.  Exempting loopback keeps
     every client on the same direct path to the bench server.
+
+    The ``AWS_*`` variables are replaced by :data:`_AWS_ENV`, so that the
+    Bedrock clients see the same (empty) AWS configuration on every machine
+    and nothing (a profile, a region, an SSO or metadata lookup) reaches
+    past the loopback.
 
     Bytecode is always cached, in a scratch ``PYTHONPYCACHEPREFIX`` for the
     run: with ``PYTHONDONTWRITEBYTECODE`` set (tox and some sandboxes set
@@ -115,7 +133,8 @@ def _child_env() -> dict[str, str]:
     their ``.pyc``.  The prefix puts every client on the same footing (the
     untimed first import probe fills it) and leaves the source tree clean.
     """
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(_AWS_ENV)
     for name in ("NO_PROXY", "no_proxy"):
         env[name] = ",".join(filter(None, [env.get(name, ""), "127.0.0.1", "localhost"]))
     if _pycache_prefix is not None:
@@ -339,6 +358,19 @@ _APIS = {
         "`/v1beta/models/m:...` (google-genai given `HttpOptions(base_url=..., "
         'api_version="v1beta")`, its default being `v1`); google-genai iterates '
         "`generate_content_stream` and takes each chunk's `.text`",
+    ),
+    _clients.BEDROCK: (
+        "AWS Bedrock Converse",
+        "events",
+        "one-token `contentBlockDelta` AWS event-stream frames "
+        "(`application/vnd.amazon.eventstream`), one HTTP chunk each, between "
+        "`messageStart` and `contentBlockStop`, `messageStop`, `metadata`, every payload "
+        "padded with Bedrock's `p` field. All three clients post to "
+        "`/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse` (and "
+        "`converse-stream`); ellmer-py and boto3 sign every request with SigV4 (explicit "
+        "credentials, no AWS config files), raw urllib3 does not sign and splits frames by "
+        "their length prefix without checking CRCs. boto3 iterates `converse_stream(...)"
+        '["stream"]` and takes each `contentBlockDelta`\'s `delta.text`',
     ),
 }
 

@@ -110,7 +110,7 @@ class EventStreamDecoder:
     messages are returned and the error is raised by the next ``feed`` or ``close``.
     """
 
-    __slots__ = ("_buf", "_error", "_max", "_need", "_pos")
+    __slots__ = ("_buf", "_error", "_headers", "_max", "_need", "_pos")
 
     def __init__(self, max_message_size: int = 16 * 1024 * 1024) -> None:
         if max_message_size < _MIN_FRAME:
@@ -120,6 +120,8 @@ class EventStreamDecoder:
         self._pos = 0  # where the current frame starts in _buf
         self._need = 0  # the current frame's total length, once its prelude is read
         self._error: str | None = None
+        # header blocks seen, parsed: a stream repeats a handful of them
+        self._headers: dict[bytes, dict[str, HeaderValue]] = {}
 
     def feed(self, data: bytes) -> list[EventMessage]:
         """Take the next bytes of the stream; return the messages they complete."""
@@ -139,7 +141,7 @@ class EventStreamDecoder:
                     break
                 end = self._pos + self._need
                 with memoryview(buf) as view, view[self._pos : end] as frame:
-                    out.append(_parse_frame(frame))
+                    out.append(_parse_frame(frame, self._headers))
                 self._pos, self._need = end, 0
         except MalformedResponseError as exc:
             self._error = exc.message
@@ -177,45 +179,70 @@ class EventStreamDecoder:
         return int(total)
 
 
-def _parse_frame(frame: memoryview) -> EventMessage:
-    """Check the message CRC and split a whole frame (prelude already checked)."""
+def _parse_frame(frame: memoryview, seen: dict[bytes, dict[str, HeaderValue]]) -> EventMessage:
+    """Check the message CRC and split a whole frame (prelude already checked).
+
+    ``seen`` caches parsed header blocks by their bytes (at most 64 kept).
+    """
     end = len(frame) - 4
     (declared,) = struct.unpack_from(">I", frame, end)
     computed = crc32(frame[:end])
     if declared != computed:
         raise _error(f"message CRC mismatch (expected 0x{declared:08x}, got 0x{computed:08x})")
     (headers_length,) = struct.unpack_from(">I", frame, 4)
-    headers = _parse_headers(frame[_PRELUDE : _PRELUDE + headers_length])
-    return EventMessage(headers, frame[_PRELUDE + headers_length : end].tobytes())
+    block = frame[_PRELUDE : _PRELUDE + headers_length].tobytes()
+    parsed = seen.get(block)
+    if parsed is None:
+        parsed = _parse_headers(block)
+        if len(seen) < 64:
+            seen[block] = parsed
+    return EventMessage(dict(parsed), frame[_PRELUDE + headers_length : end].tobytes())
 
 
-def _parse_headers(data: memoryview) -> dict[str, HeaderValue]:
+def _past(what: str, n: int, pos: int, end: int) -> MalformedResponseError:
+    return _error(f"{what} runs past the end of the headers ({n} bytes at {pos} of {end})")
+
+
+def _parse_headers(data: bytes) -> dict[str, HeaderValue]:
+    """The headers, in frame order, in one pass (error texts built only on error)."""
     headers: dict[str, HeaderValue] = {}
     pos, end = 0, len(data)
-
-    def take(n: int, what: str) -> memoryview:
-        nonlocal pos
-        if pos + n > end:
-            raise _error(f"{what} runs past the end of the headers ({n} bytes at {pos} of {end})")
-        pos += n
-        return data[pos - n : pos]
-
     while pos < end:
-        name = _utf8(take(take(1, "a header name length")[0], "a header name"), "a header name")
-        kind = take(1, f"the type of header {name!r}")[0]
-        what = f"the value of header {name!r}"
+        n = data[pos]
+        pos += 1
+        if pos + n > end:
+            raise _past("a header name", n, pos, end)
+        name = _utf8(data[pos : pos + n], "a header name")
+        pos += n
+        if pos >= end:
+            raise _past(f"the type of header {name!r}", 1, pos, end)
+        kind = data[pos]
+        pos += 1
         value: HeaderValue
-        if kind in (0, 1):
+        if kind == 7 or kind == 6:
+            if pos + 2 > end:
+                raise _past(f"the value of header {name!r}", 2, pos, end)
+            size = (data[pos] << 8) | data[pos + 1]
+            pos += 2
+            if pos + size > end:
+                raise _past(f"the value of header {name!r}", size, pos, end)
+            raw = data[pos : pos + size]
+            pos += size
+            value = _utf8(raw, f"the value of header {name!r}") if kind == 7 else raw
+        elif kind == 0 or kind == 1:
             value = kind == 0
-        elif kind in (6, 7):
-            (size,) = struct.unpack(">H", take(2, what))
-            raw = take(size, what)
-            value = raw.tobytes() if kind == 6 else _utf8(raw, what)
         elif kind == 9:
-            value = uuid.UUID(bytes=take(16, what).tobytes())
+            if pos + 16 > end:
+                raise _past(f"the value of header {name!r}", 16, pos, end)
+            value = uuid.UUID(bytes=data[pos : pos + 16])
+            pos += 16
         elif kind in _FIXED:
             fmt = _FIXED[kind]
-            (number,) = struct.unpack(fmt, take(struct.calcsize(fmt), what))
+            size = struct.calcsize(fmt)
+            if pos + size > end:
+                raise _past(f"the value of header {name!r}", size, pos, end)
+            (number,) = struct.unpack_from(fmt, data, pos)
+            pos += size
             value = number
             if kind == 8:
                 try:
@@ -230,11 +257,11 @@ def _parse_headers(data: memoryview) -> dict[str, HeaderValue]:
     return headers
 
 
-def _utf8(raw: memoryview, what: str) -> str:
+def _utf8(raw: bytes, what: str) -> str:
     try:
         return str(raw, "utf-8")
     except UnicodeDecodeError:
-        raise _error(f"{what} is not valid UTF-8: {raw[:32].tobytes()!r}") from None
+        raise _error(f"{what} is not valid UTF-8: {bytes(raw[:32])!r}") from None
 
 
 def encode_message(headers: Mapping[str, HeaderValue | HeaderInt], payload: bytes) -> bytes:

@@ -26,13 +26,15 @@ third party builds on exactly what they build on::
         register(ProviderSpec(name="example", chat_function=chat_example, ...))
 
 Importing this module loads pluggy (for ``hookimpl``); ``import ellmer_py``
-does not import it.
+does not import it. The protocol classes and the AWS credential chain load
+when first named, so a provider pays only for the protocol it speaks.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._aws_auth import AwsCredentialValue, SigV4Auth, aws_credentials
-from ._aws_credentials import AwsCredentialChain, resolve_region
 from ._build import ChatArgs, build_chat, default_model, env_setting, require_model, with_defaults
 from ._chat import Chat, SystemPromptFallback
 from ._credentials import (
@@ -53,11 +55,6 @@ from ._errors import (
 from ._hookspecs import hookimpl
 from ._params import Params
 from ._protocols import Auth, StreamDecoder, WireProtocol, WireRequest
-from ._protocols.anthropic import AnthropicMessages
-from ._protocols.bedrock import BedrockConverse
-from ._protocols.gemini import GeminiProtocol
-from ._protocols.openai_chat import PARAM_NAMES, OpenAIChat
-from ._protocols.openai_responses import OpenAIResponses
 from ._provider import ModelLimitation, Provider
 from ._registry import ProtocolSpec, ProviderSpec
 from ._sigv4 import AwsCredentials
@@ -65,6 +62,42 @@ from ._tokens import Price, PriceSource, token_cost
 from ._tools import ToolBuiltIn
 from ._transport import Transport
 from ._turn import AssistantTurn
+
+if TYPE_CHECKING:
+    from ._aws_credentials import AwsCredentialChain, resolve_region
+    from ._protocols.anthropic import AnthropicMessages
+    from ._protocols.bedrock import BedrockConverse
+    from ._protocols.gemini import GeminiProtocol
+    from ._protocols.openai_chat import PARAM_NAMES, OpenAIChat
+    from ._protocols.openai_responses import OpenAIResponses
+
+#: Loaded on first use: name -> module.
+_LAZY = {
+    "AnthropicMessages": "._protocols.anthropic",
+    "AwsCredentialChain": "._aws_credentials",
+    "BedrockConverse": "._protocols.bedrock",
+    "GeminiProtocol": "._protocols.gemini",
+    "OpenAIChat": "._protocols.openai_chat",
+    "OpenAIResponses": "._protocols.openai_responses",
+    "PARAM_NAMES": "._protocols.openai_chat",
+    "resolve_region": "._aws_credentials",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ellmer_py.plugin' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __package__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "PARAM_NAMES",
