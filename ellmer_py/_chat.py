@@ -213,7 +213,13 @@ class Chat(ChatToolsMixin, AsyncChatMixin):
         if not merge:
             return [SystemTurn(prompt), *history]
         first = next(i for i, t in enumerate(history) if isinstance(t, UserTurn))
-        merged = UserTurn((prompt + "\n\n", *history[first].contents))
+        contents = history[first].contents
+        if contents and isinstance(contents[0], ContentText):  # one text, as it was
+            head: tuple[Content, ...] = (ContentText(f"{prompt}\n\n{contents[0].text}"),)
+            contents = contents[1:]
+        else:
+            head = (ContentText(prompt + "\n\n"),)
+        merged = UserTurn((*head, *contents))
         return [*history[:first], merged, *history[first + 1 :]]
 
     def _merge_system_prompt(self) -> bool:

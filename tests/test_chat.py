@@ -492,7 +492,9 @@ def test_chat_takes_several_pieces(srv: FakeServer) -> None:
     srv.enqueue(answer("ok"))
     chat = hf(srv)
     chat.chat("one ", ContentText("two"))
-    assert messages(srv.requests[0]) == [{"role": "user", "content": "one two"}]
+    # two text parts, as R sends chat("a", "b")
+    parts = [{"type": "text", "text": "one "}, {"type": "text", "text": "two"}]
+    assert messages(srv.requests[0]) == [{"role": "user", "content": parts}]
     assert chat.get_turns()[0] == UserTurn(["one ", "two"])
 
 

@@ -105,8 +105,14 @@ def test_body_for_system_and_user_turns() -> None:
     }
 
 
-def test_text_only_user_turn_is_one_plain_string() -> None:
-    assert messages(UserTurn(["Hello, ", "world"])) == [{"role": "user", "content": "Hello, world"}]
+def test_one_text_is_a_plain_string_and_several_are_parts_as_r_sends_them() -> None:
+    assert messages(UserTurn(["Hello"])) == [{"role": "user", "content": "Hello"}]
+    assert messages(UserTurn(["Hello, ", "world"])) == [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Hello, "}, {"type": "text", "text": "world"}],
+        }
+    ]
 
 
 def test_streamed_body_asks_for_usage() -> None:

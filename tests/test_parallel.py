@@ -53,7 +53,10 @@ def prompt_of(request: RecordedRequest) -> str:
     """The text of the last user message of a chat request."""
     body = request.json
     user = [m for m in body["messages"] if m["role"] == "user"][-1]
-    return str(user["content"])
+    content = user["content"]
+    if isinstance(content, list):  # several text parts
+        return "".join(part["text"] for part in content)
+    return str(content)
 
 
 class Server:
@@ -154,7 +157,7 @@ def test_parallel_chat_text(srv: FakeServer, server: Server) -> None:
 
 
 def test_prompts_may_have_several_parts(srv: FakeServer, server: Server) -> None:
-    # Several parts make one user turn (its text parts are joined on the wire).
+    # Several parts make one user turn (its text parts go as parts, as R sends them).
     prompts = iter([["a", "b"], "c", UserTurn("d")])  # any iterable of prompts
     chats = parallel_chat(make_chat(srv), prompts)
     assert [c.get_turns()[0] for c in chats] == [  # type: ignore[union-attr]

@@ -85,10 +85,11 @@ def _content_part(content: Content) -> dict[str, Any]:
 
 
 def _user_content(contents: Sequence[Content]) -> str | list[dict[str, Any]]:
-    # Text alone goes as a plain string: every OpenAI-compatible server
+    # One text alone goes as a plain string: every OpenAI-compatible server
     # accepts that, while some (older TGI, llama.cpp) reject part arrays.
-    if all(isinstance(c, ContentText) for c in contents):
-        return "".join(c.text for c in contents if isinstance(c, ContentText))
+    # Several texts are several parts, as R sends them.
+    if len(contents) == 1 and isinstance(contents[0], ContentText):
+        return contents[0].text
     return [_content_part(c) for c in contents]
 
 
