@@ -109,7 +109,7 @@ if TYPE_CHECKING:
     from .providers.azure_openai import chat_azure_openai
     from .providers.cloudflare import chat_cloudflare
     from .providers.databricks import chat_databricks
-    from .providers.deepseek import chat_deepseek
+    from .providers.deepseek import chat_deepseek, models_deepseek
     from .providers.github import chat_github
     from .providers.google import (
         chat_google_gemini,
@@ -119,15 +119,15 @@ if TYPE_CHECKING:
         models_google_gemini,
         models_google_vertex,
     )
-    from .providers.groq import chat_groq
+    from .providers.groq import chat_groq, models_groq
     from .providers.huggingface import chat_huggingface, models_huggingface
-    from .providers.mistral import chat_mistral
-    from .providers.ollama import chat_ollama
+    from .providers.mistral import chat_mistral, models_mistral
+    from .providers.ollama import chat_ollama, models_ollama
     from .providers.openai import chat_openai, models_openai, openai_tool_web_search
     from .providers.openai_compatible import chat_openai_compatible
-    from .providers.openrouter import chat_openrouter
+    from .providers.openrouter import chat_openrouter, models_openrouter
     from .providers.perplexity import chat_perplexity
-    from .providers.portkey import chat_portkey
+    from .providers.portkey import chat_portkey, models_portkey
 
 __version__ = "0.1.0"
 
@@ -223,15 +223,24 @@ __all__ = [
     "google_tool_web_fetch",
     "google_tool_web_search",
     "hookimpl",
+    "interpolate",
+    "interpolate_file",
+    "interpolate_package",
     "list_protocols",
     "list_providers",
     "models_anthropic",
     "models_aws_bedrock",
     "models_claude",
+    "models_deepseek",
     "models_google_gemini",
     "models_google_vertex",
+    "models_groq",
     "models_huggingface",
+    "models_mistral",
+    "models_ollama",
     "models_openai",
+    "models_openrouter",
+    "models_portkey",
     "modify_list",
     "openai_tool_web_search",
     "parallel_chat",
@@ -266,19 +275,20 @@ def __getattr__(name: str) -> Any:
 
         return hookimpl
     if name.startswith("chat_"):
+        # A built-in is imported from its module, without loading every plugin
+        # (it is importable even when ELLMER_PY_PLUGINS leaves it out: a
+        # third-party plugin may build on chat_openai_compatible).
+        module = _BUILTIN_CONSTRUCTORS.get(name)
+        if module is not None:
+            import importlib
+
+            return getattr(importlib.import_module(module), name)
         from ._registry import list_providers as _names
 
         for provider in _names():
             function = get_provider_spec(provider).chat_function
             if getattr(function, "__name__", None) == name:
                 return function
-        # A built-in left out by ELLMER_PY_PLUGINS is still importable by name
-        # (a third-party plugin may build on chat_openai_compatible).
-        module = _BUILTIN_CONSTRUCTORS.get(name)
-        if module is not None:
-            import importlib
-
-            return getattr(importlib.import_module(module), name)
     if name in _BUILTIN_FUNCTIONS:
         import importlib
 
@@ -314,6 +324,9 @@ _BUILTIN_CONSTRUCTORS = {
 
 #: Tools, schema types and structured output, loaded on first use (they build many classes).
 _LAZY_CORE = {
+    "interpolate": "._interpolate",
+    "interpolate_file": "._interpolate",
+    "interpolate_package": "._interpolate",
     "AwsCredentials": "._sigv4",
     "StructuredOutputError": "._structured",
     "ToolBuiltIn": "._tools",
@@ -352,6 +365,12 @@ _BUILTIN_FUNCTIONS = {
     "models_google_gemini": "ellmer_py.providers.google",
     "models_google_vertex": "ellmer_py.providers.google",
     "models_aws_bedrock": "ellmer_py.providers.aws_bedrock",
+    "models_groq": "ellmer_py.providers.groq",
+    "models_deepseek": "ellmer_py.providers.deepseek",
+    "models_mistral": "ellmer_py.providers.mistral",
+    "models_ollama": "ellmer_py.providers.ollama",
+    "models_openrouter": "ellmer_py.providers.openrouter",
+    "models_portkey": "ellmer_py.providers.portkey",
     "google_tool_web_search": "ellmer_py.providers.google",
     "google_tool_web_fetch": "ellmer_py.providers.google",
 }

@@ -5,16 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from attrs import frozen
+
 from ellmer_py.plugin import (
     Chat,
     ChatArgs,
     CredentialValue,
     Echo,
+    MalformedResponseError,
     ModelLimitation,
     OpenAIChat,
     Params,
     ProviderSpec,
     SystemPromptFallback,
+    Transport,
+    as_credentials,
+    auth_headers,
     build_chat,
     default_model,
     env_credentials,
@@ -22,11 +28,17 @@ from ellmer_py.plugin import (
     reject_api_key,
 )
 
-__all__ = ["chat_deepseek"]
+__all__ = ["DeepSeekModel", "chat_deepseek", "models_deepseek"]
 
 DEFAULT_BASE_URL = "https://api.deepseek.com"
 DEFAULT_MODEL = "deepseek-v4-flash"
 ENV = ("DEEPSEEK_API_KEY",)
+_HINT = " Create a key at https://platform.deepseek.com/api_keys."
+
+
+def _credentials() -> Callable[[], CredentialValue]:
+    return env_credentials("DeepSeek", ENV, hint=_HINT)
+
 
 #: R's ``chat_params`` for DeepSeek: ``max_tokens``, and no ``seed``.
 DEEPSEEK_PARAM_NAMES = {
@@ -93,11 +105,61 @@ def chat_deepseek(
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(DEEPSEEK_PARAM_NAMES),
-        default_credentials=env_credentials(
-            "DeepSeek", ENV, hint=" Create a key at https://platform.deepseek.com/api_keys."
-        ),
+        default_credentials=_credentials(),
         limitations=LIMITATIONS,
     )
+
+
+# -- models ----------------------------------------------------------------------------
+
+
+@frozen
+class DeepSeekModel:
+    """One model DeepSeek serves (R: a ``models_deepseek()`` row)."""
+
+    id: str
+    owned_by: str
+
+
+def models_deepseek(
+    base_url: str = DEFAULT_BASE_URL,
+    api_key: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    *,
+    api_headers: Mapping[str, str] | None = None,
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> list[DeepSeekModel]:
+    """The models DeepSeek serves, in DeepSeek's order (R: ``models_deepseek()``).
+
+    From ``GET models``, with the key found as for ``chat_deepseek()``. R's
+    price table has no DeepSeek prices, so (unlike R's always-empty price
+    columns) the records carry none.
+    """
+    reject_api_key("models_deepseek", api_key, env=ENV)
+    creds = as_credentials("models_deepseek", _credentials(), credentials, env=ENV)
+    headers = dict(api_headers or {})
+    headers.update(auth_headers(creds()))
+    transport = Transport("DeepSeek", max_tries=max_tries, timeout_s=timeout_s)
+    try:
+        doc = transport.request_json("GET", base_url.rstrip("/") + "/models", headers=headers)
+    finally:
+        transport.close()
+    data = doc.get("data") if isinstance(doc, Mapping) else None
+    if not isinstance(data, list):
+        raise MalformedResponseError(
+            f"DeepSeek: the model list has no 'data' array; is base_url the API root "
+            f"({DEFAULT_BASE_URL})?",
+            provider="DeepSeek",
+        )
+    return [
+        DeepSeekModel(
+            id=row["id"],
+            owned_by=row["owned_by"] if isinstance(row.get("owned_by"), str) else "",
+        )
+        for row in data
+        if isinstance(row, Mapping) and isinstance(row.get("id"), str)
+    ]
 
 
 SPEC = ProviderSpec(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date, datetime, timezone
 from typing import Any
+
+from attrs import frozen
 
 from ellmer_py.plugin import (
     PARAM_NAMES,
@@ -11,10 +14,14 @@ from ellmer_py.plugin import (
     ChatArgs,
     CredentialValue,
     Echo,
+    MalformedResponseError,
     OpenAIChat,
     Params,
     ProviderSpec,
     SystemPromptFallback,
+    Transport,
+    as_credentials,
+    auth_headers,
     build_chat,
     default_model,
     env_credentials,
@@ -22,11 +29,16 @@ from ellmer_py.plugin import (
     reject_api_key,
 )
 
-__all__ = ["chat_groq"]
+__all__ = ["GroqModel", "chat_groq", "models_groq"]
 
 DEFAULT_BASE_URL = "https://api.groq.com/openai/v1"
 DEFAULT_MODEL = "openai/gpt-oss-20b"
 ENV = ("GROQ_API_KEY",)
+_HINT = " Create a key at https://console.groq.com/keys."
+
+
+def _credentials() -> Callable[[], CredentialValue]:
+    return env_credentials("Groq", ENV, hint=_HINT)
 
 
 def chat_groq(
@@ -59,10 +71,95 @@ def chat_groq(
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(PARAM_NAMES),
-        default_credentials=env_credentials(
-            "Groq", ENV, hint=" Create a key at https://console.groq.com/keys."
-        ),
+        default_credentials=_credentials(),
     )
+
+
+# -- models ----------------------------------------------------------------------------
+
+#: R's list prices for Groq (its ``prices`` table), US dollars per million
+#: tokens: model id -> (input, output, cached input); matched exactly, as R does.
+PRICES: Mapping[str, tuple[float | None, float | None, float | None]] = {
+    "gemma-7b-it": (0.05, 0.08, None),
+    "llama-3.1-8b-instant": (0.05, 0.08, None),
+    "llama-3.3-70b-versatile": (0.59, 0.79, None),
+    "meta-llama/llama-4-maverick-17b-128e-instruct": (0.2, 0.6, None),
+    "meta-llama/llama-4-scout-17b-16e-instruct": (0.11, 0.34, None),
+    "meta-llama/llama-guard-4-12b": (0.2, 0.2, None),
+    "moonshotai/kimi-k2-instruct-0905": (1.0, 3.0, 0.5),
+    "openai/gpt-oss-120b": (0.15, 0.6, 0.075),
+    "openai/gpt-oss-20b": (0.075, 0.3, 0.0375),
+    "openai/gpt-oss-safeguard-20b": (0.075, 0.3, 0.037),
+    "qwen/qwen3-32b": (0.29, 0.59, None),
+}
+
+
+@frozen
+class GroqModel:
+    """One model Groq serves, with R's list price if known (R: a ``models_groq()`` row)."""
+
+    id: str
+    created_at: datetime | None
+    owned_by: str
+    input_price: float | None = None
+    output_price: float | None = None
+    cached_input_price: float | None = None
+
+
+def models_groq(
+    base_url: str = DEFAULT_BASE_URL,
+    api_key: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    *,
+    api_headers: Mapping[str, str] | None = None,
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> list[GroqModel]:
+    """The models Groq serves, newest first (R: ``models_groq()``).
+
+    From ``GET models``, with the key found as for ``chat_groq()``. As in R,
+    models are sorted by the day they were created (newest first, a day's
+    models in Groq's order) and priced from R's table (:data:`PRICES`).
+    """
+    reject_api_key("models_groq", api_key, env=ENV)
+    creds = as_credentials("models_groq", _credentials(), credentials, env=ENV)
+    headers = dict(api_headers or {})
+    headers.update(auth_headers(creds()))
+    transport = Transport("Groq", max_tries=max_tries, timeout_s=timeout_s)
+    try:
+        doc = transport.request_json("GET", base_url.rstrip("/") + "/models", headers=headers)
+    finally:
+        transport.close()
+    data = doc.get("data") if isinstance(doc, Mapping) else None
+    if not isinstance(data, list):
+        raise MalformedResponseError(
+            f"Groq: the model list has no 'data' array; is base_url the API root "
+            f"({DEFAULT_BASE_URL})?",
+            provider="Groq",
+        )
+    models = []
+    for row in data:
+        if not isinstance(row, Mapping) or not isinstance(row.get("id"), str):
+            continue
+        created = row.get("created")
+        owner = row.get("owned_by")
+        price = PRICES.get(row["id"], (None, None, None))
+        models.append(
+            GroqModel(
+                id=row["id"],
+                created_at=(
+                    datetime.fromtimestamp(created, tz=timezone.utc)
+                    if type(created) is int and 0 <= created < 2**40
+                    else None
+                ),
+                owned_by=owner if isinstance(owner, str) else "",
+                input_price=price[0],
+                output_price=price[1],
+                cached_input_price=price[2],
+            )
+        )
+    models.sort(key=lambda m: m.created_at.date() if m.created_at else date.min, reverse=True)
+    return models
 
 
 SPEC = ProviderSpec(

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from typing import Any
+
+from attrs import frozen
 
 from ellmer_py.plugin import (
     Chat,
     ChatArgs,
     CredentialValue,
     Echo,
+    MalformedResponseError,
     OpenAIChat,
     Params,
     ProviderSpec,
     SystemPromptFallback,
+    Transport,
+    as_credentials,
+    auth_headers,
     build_chat,
     default_model,
     env_credentials,
@@ -21,11 +28,17 @@ from ellmer_py.plugin import (
     reject_api_key,
 )
 
-__all__ = ["chat_mistral"]
+__all__ = ["MistralModel", "chat_mistral", "models_mistral"]
 
 DEFAULT_BASE_URL = "https://api.mistral.ai/v1"
 DEFAULT_MODEL = "mistral-large-latest"
 ENV = ("MISTRAL_API_KEY",)
+_HINT = " Create a key at https://console.mistral.ai/api-keys."
+
+
+def _credentials() -> Callable[[], CredentialValue]:
+    return env_credentials("Mistral", ENV, hint=_HINT)
+
 
 #: R's ``chat_params`` for Mistral: ``random_seed``, ``max_tokens``, no ``top_k``.
 MISTRAL_PARAM_NAMES = {
@@ -72,10 +85,138 @@ def chat_mistral(
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(MISTRAL_PARAM_NAMES, stream_usage=False),
-        default_credentials=env_credentials(
-            "Mistral", ENV, hint=" Create a key at https://console.mistral.ai/api-keys."
-        ),
+        default_credentials=_credentials(),
     )
+
+
+# -- models ----------------------------------------------------------------------------
+
+#: R's list prices for Mistral (its ``prices`` table), US dollars per million
+#: tokens: model id -> (input, output, cached input); matched exactly, as R does.
+PRICES: Mapping[str, tuple[float | None, float | None, float | None]] = {
+    "codestral-2405": (1.0, 3.0, None),
+    "codestral-2508": (0.3, 0.9, None),
+    "codestral-embed": (0.15, None, None),
+    "codestral-embed-2505": (0.15, None, None),
+    "codestral-latest": (1.0, 3.0, None),
+    "codestral-mamba-latest": (0.25, 0.25, None),
+    "devstral-2512": (0.4, 2.0, None),
+    "devstral-latest": (0.4, 2.0, None),
+    "devstral-medium-2507": (0.4, 2.0, None),
+    "devstral-medium-latest": (0.4, 2.0, None),
+    "devstral-small-2505": (0.1, 0.3, None),
+    "devstral-small-2507": (0.1, 0.3, None),
+    "devstral-small-latest": (0.1, 0.3, None),
+    "labs-devstral-small-2512": (0.1, 0.3, None),
+    "magistral-medium-1-2-2509": (2.0, 5.0, None),
+    "magistral-medium-2506": (2.0, 5.0, None),
+    "magistral-medium-2509": (2.0, 5.0, None),
+    "magistral-medium-latest": (2.0, 5.0, None),
+    "magistral-small-1-2-2509": (0.5, 1.5, None),
+    "magistral-small-2506": (0.5, 1.5, None),
+    "magistral-small-latest": (0.5, 1.5, None),
+    "ministral-3-14b-2512": (0.2, 0.2, None),
+    "ministral-3-3b-2512": (0.1, 0.1, None),
+    "ministral-3-8b-2512": (0.15, 0.15, None),
+    "ministral-8b-2512": (0.15, 0.15, None),
+    "ministral-8b-latest": (0.15, 0.15, None),
+    "mistral-embed": (0.1, None, None),
+    "mistral-large-2402": (4.0, 12.0, None),
+    "mistral-large-2407": (3.0, 9.0, None),
+    "mistral-large-2411": (2.0, 6.0, None),
+    "mistral-large-2512": (0.5, 1.5, None),
+    "mistral-large-3": (0.5, 1.5, None),
+    "mistral-large-latest": (0.5, 1.5, None),
+    "mistral-medium": (2.7, 8.1, None),
+    "mistral-medium-2312": (2.7, 8.1, None),
+    "mistral-medium-2505": (0.4, 2.0, None),
+    "mistral-medium-2508": (0.4, 2.0, None),
+    "mistral-medium-2604": (1.5, 7.5, None),
+    "mistral-medium-3-1-2508": (0.4, 2.0, None),
+    "mistral-medium-3-5": (1.5, 7.5, None),
+    "mistral-medium-latest": (1.5, 7.5, None),
+    "mistral-small": (0.1, 0.3, None),
+    "mistral-small-3-2-2506": (0.06, 0.18, None),
+    "mistral-small-latest": (0.06, 0.18, None),
+    "mistral-tiny": (0.25, 0.25, None),
+    "open-codestral-mamba": (0.25, 0.25, None),
+    "open-mistral-7b": (0.25, 0.25, None),
+    "open-mistral-nemo": (0.3, 0.3, None),
+    "open-mistral-nemo-2407": (0.3, 0.3, None),
+    "open-mixtral-8x22b": (2.0, 6.0, None),
+    "open-mixtral-8x7b": (0.7, 0.7, None),
+    "pixtral-12b-2409": (0.15, 0.15, None),
+    "pixtral-large-2411": (2.0, 6.0, None),
+    "pixtral-large-latest": (2.0, 6.0, None),
+}
+
+
+@frozen
+class MistralModel:
+    """One model Mistral serves, with R's list price if known (R: a ``models_mistral()`` row)."""
+
+    id: str
+    name: str | None
+    created_at: datetime | None
+    input_price: float | None = None
+    output_price: float | None = None
+    cached_input_price: float | None = None
+
+
+def models_mistral(
+    api_key: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    *,
+    base_url: str = DEFAULT_BASE_URL,
+    api_headers: Mapping[str, str] | None = None,
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> list[MistralModel]:
+    """The models Mistral serves, in Mistral's order (R: ``models_mistral()``).
+
+    From ``GET models``, with the key found as for ``chat_mistral()``: each
+    model's id, display name and creation time, priced from R's table
+    (:data:`PRICES`). R's only argument is ``api_key``; here it is refused,
+    and ``credentials`` and ``base_url`` are taken as by ``chat_mistral()``.
+    """
+    reject_api_key("models_mistral", api_key, env=ENV)
+    creds = as_credentials("models_mistral", _credentials(), credentials, env=ENV)
+    headers = dict(api_headers or {})
+    headers.update(auth_headers(creds()))
+    transport = Transport("Mistral", max_tries=max_tries, timeout_s=timeout_s)
+    try:
+        doc = transport.request_json("GET", base_url.rstrip("/") + "/models", headers=headers)
+    finally:
+        transport.close()
+    data = doc.get("data") if isinstance(doc, Mapping) else None
+    if not isinstance(data, list):
+        raise MalformedResponseError(
+            f"Mistral: the model list has no 'data' array; is base_url the API root "
+            f"({DEFAULT_BASE_URL})?",
+            provider="Mistral",
+        )
+    models = []
+    for row in data:
+        if not isinstance(row, Mapping) or not isinstance(row.get("id"), str):
+            continue
+        created = row.get("created")
+        name = row.get("name")
+        price = PRICES.get(row["id"], (None, None, None))
+        models.append(
+            MistralModel(
+                id=row["id"],
+                name=name if isinstance(name, str) else None,
+                created_at=(
+                    datetime.fromtimestamp(created, tz=timezone.utc)
+                    if type(created) is int and 0 <= created < 2**40
+                    else None
+                ),
+                input_price=price[0],
+                output_price=price[1],
+                cached_input_price=price[2],
+            )
+        )
+    return models
 
 
 SPEC = ProviderSpec(

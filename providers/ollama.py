@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import threading
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from typing import Any
+
+from attrs import frozen
 
 from ellmer_py.plugin import (
     Chat,
     ChatArgs,
     CredentialValue,
     Echo,
+    MalformedResponseError,
     OpenAIChat,
     Params,
     ProviderSpec,
     SystemPromptFallback,
+    Transport,
+    as_credentials,
+    auth_headers,
     build_chat,
     hookimpl,
     reject_api_key,
     require_model,
 )
 
-__all__ = ["chat_ollama"]
+__all__ = ["OllamaModel", "chat_ollama", "models_ollama"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "http://localhost:11434"
 BASE_URL_ENV = "OLLAMA_BASE_URL"
@@ -102,6 +114,129 @@ def chat_ollama(
         protocol=OpenAIChat(OLLAMA_PARAM_NAMES),
         default_credentials=_ollama_key,
     )
+
+
+# -- models ----------------------------------------------------------------------------
+
+
+@frozen
+class OllamaModel:
+    """One model an Ollama server has (R: a ``models_ollama()`` row).
+
+    ``created_at`` is when the model was last pulled or changed; ``size`` is
+    in bytes; ``capabilities`` are what Ollama says the model can do, such
+    as ``("completion", "tools", "thinking", "vision")``.
+    """
+
+    id: str
+    created_at: datetime | None
+    size: int | None
+    capabilities: tuple[str, ...] = ()
+
+
+#: ``api/show`` answers, by (server, model, digest): a model pulled again has a new digest.
+_CAPABILITIES: dict[tuple[str, str, str], tuple[str, ...]] = {}
+_CAPABILITIES_LOCK = threading.Lock()
+
+_TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?")
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """An RFC 3339 time as Ollama writes it (nanoseconds, an offset), on any Python."""
+    match = _TIMESTAMP.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return None
+    day, time, fraction, zone = match.groups()
+    zone = "+00:00" if zone in (None, "Z") else zone
+    if len(zone) == 5:  # +hhmm
+        zone = f"{zone[:3]}:{zone[3:]}"
+    try:
+        return datetime.fromisoformat(f"{day}T{time}.{(fraction or '').ljust(6, '0')[:6]}{zone}")
+    except ValueError:
+        return None
+
+
+def _capabilities(
+    transport: Transport, root: str, name: str, digest: str, headers: Mapping[str, str]
+) -> tuple[str, ...]:
+    """What ``POST api/show`` says ``name`` can do; nothing if it can't be asked (as R)."""
+    key = (root, name, digest)
+    with _CAPABILITIES_LOCK:
+        if digest and key in _CAPABILITIES:
+            return _CAPABILITIES[key]
+    try:
+        doc = transport.request_json(
+            "POST", root + "/api/show", headers=headers, body={"model": name, "verbose": False}
+        )
+    except Exception as exc:  # never lose the list for one model's details (R: tryCatch)
+        log.info("Ollama: no capabilities for %s (api/show failed: %s).", name, exc)
+        return ()
+    found = doc.get("capabilities") if isinstance(doc, Mapping) else None
+    capabilities = tuple(c for c in found if isinstance(c, str)) if isinstance(found, list) else ()
+    if digest:
+        with _CAPABILITIES_LOCK:
+            _CAPABILITIES[key] = capabilities
+    return capabilities
+
+
+def models_ollama(
+    base_url: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    *,
+    api_headers: Mapping[str, str] | None = None,
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> list[OllamaModel]:
+    """The models an Ollama server has, most recently changed first (R: ``models_ollama()``).
+
+    From Ollama's own ``GET api/tags`` (not the OpenAI-compatible API), with
+    each model's capabilities from ``POST api/show`` (remembered per model
+    digest, as R caches them; a model whose details can't be read has
+    none). ``:latest`` is dropped from ids, as R does. ``base_url`` is the
+    server, as for ``chat_ollama()``: ``OLLAMA_BASE_URL`` or
+    ``http://localhost:11434`` (R's default is always the latter). No key
+    is needed; behind a proxy, ``OLLAMA_API_KEY`` or ``credentials`` gives one.
+    """
+    creds = as_credentials("models_ollama", _ollama_key, credentials, env=(KEY_ENV,))
+    if base_url is None:
+        base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
+    root = base_url.rstrip("/")
+    root = root[: -len("/v1")] if root.endswith("/v1") else root
+    headers = dict(api_headers or {})
+    headers.update(auth_headers(creds()))
+    transport = Transport("Ollama", max_tries=max_tries, timeout_s=timeout_s)
+    try:
+        doc = transport.request_json("GET", root + "/api/tags", headers=headers)
+        found = doc.get("models") if isinstance(doc, Mapping) else None
+        if not isinstance(found, list):
+            raise MalformedResponseError(
+                "Ollama: the answer of GET api/tags has no 'models' array; is base_url "
+                f"an Ollama server (such as {DEFAULT_BASE_URL})?",
+                provider="Ollama",
+            )
+        models = []
+        for row in found:
+            name = row.get("name") if isinstance(row, Mapping) else None
+            if not isinstance(name, str) or not name:
+                continue
+            name = name.removesuffix(":latest")
+            size = row.get("size")
+            digest = row.get("digest")
+            models.append(
+                OllamaModel(
+                    id=name,
+                    created_at=_timestamp(row.get("modified_at")),
+                    size=size if type(size) is int else None,
+                    capabilities=_capabilities(
+                        transport, root, name, digest if isinstance(digest, str) else "", headers
+                    ),
+                )
+            )
+    finally:
+        transport.close()
+    oldest = datetime.min.replace(tzinfo=timezone.utc)
+    models.sort(key=lambda m: m.created_at or oldest, reverse=True)
+    return models
 
 
 SPEC = ProviderSpec(

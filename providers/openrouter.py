@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from attrs import frozen
 
 from ellmer_py.plugin import (
     Chat,
     ChatArgs,
     CredentialValue,
     Echo,
+    MalformedResponseError,
+    MissingCredentialsError,
     OpenAIChat,
     Params,
     ProviderSpec,
     SystemPromptFallback,
+    Transport,
+    as_credentials,
+    auth_headers,
     build_chat,
     default_model,
     env_credentials,
@@ -22,11 +32,17 @@ from ellmer_py.plugin import (
     with_defaults,
 )
 
-__all__ = ["chat_openrouter"]
+__all__ = ["OpenRouterModel", "chat_openrouter", "models_openrouter"]
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 DEFAULT_MODEL = "gpt-5.6-terra"
 ENV = ("OPENROUTER_API_KEY",)
+_HINT = " Create a key at https://openrouter.ai/keys."
+
+
+def _credentials() -> Callable[[], CredentialValue]:
+    return env_credentials("OpenRouter", ENV, hint=_HINT)
+
 
 #: How OpenRouter attributes requests to an app (https://openrouter.ai/docs/api-keys);
 #: R sends its own; ``api_headers`` may replace them.
@@ -77,11 +93,106 @@ def chat_openrouter(
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
         protocol=OpenAIChat(OPENROUTER_PARAM_NAMES, preserve_thinking=True),
-        default_credentials=env_credentials(
-            "OpenRouter", ENV, hint=" Create a key at https://openrouter.ai/keys."
-        ),
+        default_credentials=_credentials(),
         api_headers=with_defaults(APP_HEADERS, api_headers),
     )
+
+
+# -- models ----------------------------------------------------------------------------
+
+
+@frozen
+class OpenRouterModel:
+    """One model OpenRouter serves, with its price (``models_openrouter()``; none in R).
+
+    Prices are US dollars per million tokens, as OpenRouter lists them
+    (converted from its per-token prices); None where it gives none or a
+    variable price.
+    """
+
+    id: str
+    name: str | None
+    created_at: datetime | None
+    context_length: int | None = None
+    input_price: float | None = None
+    output_price: float | None = None
+    cached_input_price: float | None = None
+
+
+def _per_million(pricing: Mapping[str, Any], key: str) -> float | None:
+    """OpenRouter's per-token price under ``key`` (a decimal string) per million tokens."""
+    value = pricing.get(key)
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    try:
+        price = Decimal(str(value)) * 1_000_000
+    except InvalidOperation:
+        return None
+    return float(price) if price.is_finite() and price >= 0 else None
+
+
+def models_openrouter(
+    api_key: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    *,
+    base_url: str = DEFAULT_BASE_URL,
+    api_headers: Mapping[str, str] | None = None,
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> list[OpenRouterModel]:
+    """The models OpenRouter serves, newest first, with their prices.
+
+    R's ellmer has no ``models_openrouter()``; this follows its siblings
+    (``models_groq()``): ``GET models``, the arguments of
+    ``chat_openrouter()``, newest first. The list is public: the key (found
+    as for ``chat_openrouter()``) is sent when there is one, with the app's
+    ``HTTP-Referer`` and ``X-Title`` headers. Prices and context lengths are
+    OpenRouter's own.
+    """
+    reject_api_key("models_openrouter", api_key, env=ENV)
+    creds = as_credentials("models_openrouter", _credentials(), credentials, env=ENV)
+    headers = with_defaults(APP_HEADERS, api_headers)
+    with contextlib.suppress(MissingCredentialsError):  # the model list needs no key
+        headers.update(auth_headers(creds()))
+    transport = Transport("OpenRouter", max_tries=max_tries, timeout_s=timeout_s)
+    try:
+        doc = transport.request_json("GET", base_url.rstrip("/") + "/models", headers=headers)
+    finally:
+        transport.close()
+    data = doc.get("data") if isinstance(doc, Mapping) else None
+    if not isinstance(data, list):
+        raise MalformedResponseError(
+            f"OpenRouter: the model list has no 'data' array; is base_url the API root "
+            f"({DEFAULT_BASE_URL})?",
+            provider="OpenRouter",
+        )
+    models = []
+    for row in data:
+        if not isinstance(row, Mapping) or not isinstance(row.get("id"), str):
+            continue
+        created = row.get("created")
+        name = row.get("name")
+        context = row.get("context_length")
+        pricing = row.get("pricing")
+        pricing = pricing if isinstance(pricing, Mapping) else {}
+        models.append(
+            OpenRouterModel(
+                id=row["id"],
+                name=name if isinstance(name, str) else None,
+                created_at=(
+                    datetime.fromtimestamp(created, tz=timezone.utc)
+                    if type(created) is int and 0 <= created < 2**40
+                    else None
+                ),
+                context_length=context if type(context) is int else None,
+                input_price=_per_million(pricing, "prompt"),
+                output_price=_per_million(pricing, "completion"),
+                cached_input_price=_per_million(pricing, "input_cache_read"),
+            )
+        )
+    oldest = datetime.min.replace(tzinfo=timezone.utc)
+    models.sort(key=lambda m: m.created_at or oldest, reverse=True)
+    return models
 
 
 SPEC = ProviderSpec(

@@ -7,6 +7,8 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from attrs import frozen
+
 from ellmer_py.plugin import (
     PARAM_NAMES,
     Chat,
@@ -14,10 +16,14 @@ from ellmer_py.plugin import (
     ConfigurationError,
     CredentialValue,
     Echo,
+    MalformedResponseError,
     OpenAIChat,
     Params,
     ProviderSpec,
     SystemPromptFallback,
+    Transport,
+    as_credentials,
+    auth_headers,
     build_chat,
     env_credentials,
     hookimpl,
@@ -25,13 +31,18 @@ from ellmer_py.plugin import (
     require_model,
 )
 
-__all__ = ["chat_portkey"]
+__all__ = ["PortkeyModel", "chat_portkey", "models_portkey"]
 
 DEFAULT_BASE_URL = "https://api.portkey.ai/v1"
 ENV = ("PORTKEY_API_KEY",)
 VIRTUAL_KEY_ENV = "PORTKEY_VIRTUAL_KEY"
 #: Portkey's own header for its key, sent as it is (no ``Bearer``).
 AUTH_HEADER = "x-portkey-api-key"
+_HINT = " Create a key at https://app.portkey.ai/."
+
+
+def _credentials() -> Callable[[], CredentialValue]:
+    return env_credentials("PortkeyAI", ENV, hint=_HINT)
 
 
 def chat_portkey(
@@ -87,12 +98,77 @@ def chat_portkey(
         model=model,
         base_url=base_url,
         protocol=OpenAIChat(PARAM_NAMES),
-        default_credentials=env_credentials(
-            "PortkeyAI", ENV, hint=" Create a key at https://app.portkey.ai/."
-        ),
+        default_credentials=_credentials(),
         auth_header=AUTH_HEADER,
         auth_prefix="",
     )
+
+
+# -- models ----------------------------------------------------------------------------
+
+
+@frozen
+class PortkeyModel:
+    """One model of the Portkey Model Catalog (R: a ``models_portkey()`` row)."""
+
+    id: str
+    slug: str | None
+
+
+def models_portkey(
+    base_url: str = DEFAULT_BASE_URL,
+    api_key: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    *,
+    api_headers: Mapping[str, str] | None = None,
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> list[PortkeyModel]:
+    """The models your Portkey workspace can route to, in Portkey's order (R: ``models_portkey()``).
+
+    From ``GET models``, the key (found as for ``chat_portkey()``) in
+    ``x-portkey-api-key``; an id such as ``"@my-provider/gpt-4.1-mini"`` is
+    what ``chat_portkey(model=)`` takes. The list comes in pages
+    (``total``, ``offset``): every page is read, where R reads the first.
+    ``api_headers`` may add Portkey's headers, such as ``x-portkey-provider``.
+    """
+    reject_api_key("models_portkey", api_key, env=ENV)
+    creds = as_credentials("models_portkey", _credentials(), credentials, env=ENV)
+    headers = dict(api_headers or {})
+    headers.update(auth_headers(creds(), AUTH_HEADER, ""))
+    root = base_url.rstrip("/") + "/models"
+    models: list[PortkeyModel] = []
+    seen: set[str] = set()
+    transport = Transport("PortkeyAI", max_tries=max_tries, timeout_s=timeout_s)
+    try:
+        url = root
+        for _ in range(1000):  # pages; a server that never says it is done stops here
+            doc = transport.request_json("GET", url, headers=headers)
+            data = doc.get("data") if isinstance(doc, Mapping) else None
+            if not isinstance(data, list):
+                raise MalformedResponseError(
+                    f"PortkeyAI: the model list has no 'data' array; is base_url the API root "
+                    f"({DEFAULT_BASE_URL})?",
+                    provider="PortkeyAI",
+                )
+            page = [
+                PortkeyModel(
+                    id=row["id"], slug=row["slug"] if isinstance(row.get("slug"), str) else None
+                )
+                for row in data
+                if isinstance(row, Mapping)
+                and isinstance(row.get("id"), str)
+                and row["id"] not in seen
+            ]
+            models.extend(page)
+            seen.update(m.id for m in page)
+            total = doc.get("total")
+            if not page or type(total) is not int or len(models) >= total:
+                break
+            url = f"{root}?offset={len(models)}"
+    finally:
+        transport.close()
+    return models
 
 
 SPEC = ProviderSpec(

@@ -108,15 +108,24 @@ PUBLIC = [
     "google_tool_web_fetch",
     "google_tool_web_search",
     "hookimpl",
+    "interpolate",
+    "interpolate_file",
+    "interpolate_package",
     "list_protocols",
     "list_providers",
     "models_anthropic",
     "models_aws_bedrock",
     "models_claude",
+    "models_deepseek",
     "models_google_gemini",
     "models_google_vertex",
+    "models_groq",
     "models_huggingface",
+    "models_mistral",
+    "models_ollama",
     "models_openai",
+    "models_openrouter",
+    "models_portkey",
     "modify_list",
     "openai_tool_web_search",
     "parallel_chat",
@@ -162,6 +171,15 @@ LAZY |= {"chat_openai", "models_openai", "openai_tool_web_search"}
 LAZY |= {"chat_google_gemini", "models_google_gemini"}
 LAZY |= {"chat_google_vertex", "models_google_vertex"}
 LAZY |= {"chat_aws_bedrock", "models_aws_bedrock", "AwsCredentials"}
+LAZY |= {"interpolate", "interpolate_file", "interpolate_package"}
+LAZY |= {
+    "models_groq",
+    "models_deepseek",
+    "models_mistral",
+    "models_ollama",
+    "models_openrouter",
+    "models_portkey",
+}
 LAZY |= {"google_tool_web_search", "google_tool_web_fetch"}
 LAZY |= set(PROVIDER_MODULES)
 #: Tools, schema types and structured output build many classes: loaded on first use too.
