@@ -10,6 +10,7 @@ in the turns, and the next message is sent after them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ class ChatToolsMixin:
 
         ``tool`` is made with ``tool()``; a plain function is wrapped with
         ``tool(func)``, which reads its type hints and docstring. A tool with
-        the same name is replaced. A model with a declared ``"tools"``
+        the same name is replaced (an INFO note says so, as R). A model with a declared ``"tools"``
         limitation raises ModelLimitationError (also at request time, after
         ``set_model()``).
         """
@@ -49,6 +50,9 @@ class ChatToolsMixin:
 
         tool_def = as_tool(tool, "register_tool()")
         self._provider.refuse("tools")
+        if tool_def.name in self._tools:
+            # R: cli_inform("Replacing existing {name} tool."); an INFO record here
+            logging.getLogger("ellmer_py").info("Replacing existing %s tool.", tool_def.name)
         self._tools[tool_def.name] = tool_def
         return self
 

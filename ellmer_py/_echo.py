@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Literal, TextIO
@@ -28,7 +29,8 @@ def resolve_echo(echo: object) -> Echo:
     """Normalise an echo setting (R: ``check_echo()``).
 
     ``"none"``, ``"output"`` or ``"all"``; ``True`` means ``"output"`` and
-    ``False`` ``"none"``; ``None`` reads ``ELLMER_ECHO``, else ``"output"`` in
+    ``False`` ``"none"``; R's deprecated ``"text"`` is ``"output"``, with a
+    DeprecationWarning; ``None`` reads ``ELLMER_ECHO``, else ``"output"`` in
     an interactive interpreter and ``"none"`` in code.
     """
     if echo is None:
@@ -42,6 +44,14 @@ def resolve_echo(echo: object) -> Echo:
             )
         return env  # type: ignore[return-value]
     if echo is True:
+        return "output"
+    if isinstance(echo, str) and echo.lower() == "text":
+        # R: lifecycle::deprecate_soft('echo = "text"', 'echo = "output"')
+        warnings.warn(
+            'echo="text" is deprecated (as in R): use echo="output".',
+            DeprecationWarning,
+            stacklevel=3,
+        )
         return "output"
     if echo is False:
         return "none"

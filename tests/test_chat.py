@@ -752,3 +752,10 @@ def test_echo_per_call_and_from_env(
     assert capsys.readouterr().out == ""
     with pytest.raises(ConfigurationError, match="echo must be one of"):
         hf(srv, echo="loud")
+
+
+def test_echo_text_is_rs_deprecated_spelling_of_output() -> None:
+    from ellmer_py._echo import resolve_echo
+
+    with pytest.warns(DeprecationWarning, match='echo="output"'):
+        assert resolve_echo("text") == "output"

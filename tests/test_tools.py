@@ -1062,3 +1062,21 @@ def test_recorded_tool_errors_are_typed(
         else:
             chat.chat("root?")
     assert chat.get_turns() == []
+
+
+def test_registering_a_tool_again_replaces_it_with_a_note_as_r(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from ellmer_py import chat_openai_compatible
+
+    def weather(city: str) -> str:
+        """Weather for a city."""
+        return "sunny"
+
+    made = chat_openai_compatible("http://127.0.0.1:9/v1", model="m", credentials=lambda: "k")
+    with caplog.at_level("INFO", logger="ellmer_py"):
+        made.register_tool(weather)
+        assert "Replacing" not in caplog.text
+        made.register_tool(weather)
+    assert "Replacing existing weather tool." in caplog.text
+    assert [t.name for t in made.get_tools()] == ["weather"]
