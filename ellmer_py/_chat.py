@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from copy import copy as _shallow_copy
 from typing import TYPE_CHECKING, Any, Literal, TextIO, TypeVar, overload
 
+from ._answer import echoed
 from ._async import AsyncChatMixin
 from ._chat_tools import ChatToolsMixin
 from ._content import (
@@ -249,7 +250,8 @@ class Chat(ChatToolsMixin, AsyncChatMixin):
         go back, until the model answers in text; the text of that last
         answer is returned. With echo "output" or "all" the answers (and the
         tool calls) are streamed to the terminal as they arrive; with "none"
-        plain requests are made.
+        plain requests are made. An echoed answer is not shown again by the
+        prompt that asked for it (R returns it invisibly); it is still the text.
         """
         mode = self._echo if echo is None else resolve_echo(echo)
         user = self._next_user_turn(args)
@@ -258,7 +260,8 @@ class Chat(ChatToolsMixin, AsyncChatMixin):
             user, mode, lambda on: self._chat_impl(user, stream=on, contents=on, warn=not on)
         )
         last = self.last_turn()
-        return last.text if last is not None else ""
+        text = last.text if last is not None else ""
+        return text if mode == "none" else echoed(text)
 
     @overload
     def stream(self, *args: str | Content, content: Literal["text"] = "text") -> Iterator[str]: ...
