@@ -101,6 +101,7 @@ def test_the_suite_has_the_checks_the_issue_lists() -> None:
         "limitations",
         "params",
         "streaming",
+        "finish_reason",
         "errors",
         "record_replay",
         "tools",

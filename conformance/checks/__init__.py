@@ -16,7 +16,7 @@ ConfigurationError that says the service is gone.
 
 One module per concern: ``arguments`` (api_args, api_headers),
 ``credentials`` (api_key, credentials), ``limitations``, ``params``,
-``streaming``, ``errors``, ``record_replay``, ``tools``, ``structured``,
+``streaming``, ``finish`` (truncation warnings), ``errors``, ``record_replay``, ``tools``, ``structured``,
 ``images``, ``asynchronous``; ``retired`` and ``_common`` hold what they share.
 """
 
@@ -28,6 +28,7 @@ from .arguments import check_api_args, check_api_headers
 from .asynchronous import check_async
 from .credentials import check_api_key, check_credentials
 from .errors import check_errors
+from .finish import check_finish_reason
 from .images import check_images
 from .limitations import check_limitations
 from .limitations import conformance_probe as conformance_probe
@@ -49,6 +50,7 @@ __all__ = [
     "check_async",
     "check_credentials",
     "check_errors",
+    "check_finish_reason",
     "check_images",
     "check_limitations",
     "check_params",
@@ -71,6 +73,7 @@ CHECKS: dict[str, Check] = {
         check_limitations,
         check_params,
         check_streaming,
+        check_finish_reason,
         check_errors,
         check_record_replay,
         check_tools,
