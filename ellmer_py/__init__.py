@@ -76,7 +76,12 @@ from ._tokens import token_usage
 from ._turn import AssistantPartialTurn, AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
 
 if TYPE_CHECKING:
+    from ._console import live_console
+    from ._content_plot import content_image_plot
+    from ._display_contents import contents_html, contents_markdown, contents_text
+    from ._has_credentials import has_credentials
     from ._hookspecs import hookimpl
+    from ._rounds import Round
     from ._structured import StructuredOutputError
     from ._tools import ToolBuiltIn, ToolDef, ToolReject, tool, tool_annotations, tool_reject
     from ._types import (
@@ -170,6 +175,7 @@ __all__ = [
     "ProviderSpec",
     "RateLimitError",
     "RequestTimeoutError",
+    "Round",
     "ServerError",
     "StreamError",
     "StreamErrorEvent",
@@ -213,21 +219,27 @@ __all__ = [
     "claude_tool_web_fetch",
     "claude_tool_web_search",
     "content_image_file",
+    "content_image_plot",
     "content_image_url",
     "content_pdf_file",
     "content_pdf_url",
+    "contents_html",
+    "contents_markdown",
     "contents_record",
     "contents_replay",
+    "contents_text",
     "get_protocol_spec",
     "get_provider_spec",
     "google_tool_web_fetch",
     "google_tool_web_search",
+    "has_credentials",
     "hookimpl",
     "interpolate",
     "interpolate_file",
     "interpolate_package",
     "list_protocols",
     "list_providers",
+    "live_console",
     "models_anthropic",
     "models_aws_bedrock",
     "models_claude",
@@ -324,6 +336,13 @@ _BUILTIN_CONSTRUCTORS = {
 
 #: Tools, schema types and structured output, loaded on first use (they build many classes).
 _LAZY_CORE = {
+    "Round": "._rounds",
+    "content_image_plot": "._content_plot",
+    "contents_html": "._display_contents",
+    "contents_markdown": "._display_contents",
+    "contents_text": "._display_contents",
+    "has_credentials": "._has_credentials",
+    "live_console": "._console",
     "interpolate": "._interpolate",
     "interpolate_file": "._interpolate",
     "interpolate_package": "._interpolate",

@@ -1,4 +1,4 @@
-"""``python -m ellmer_py "prompt"``: see ``ellmer_py._cli``."""
+"""``python -m ellmer_py "prompt"``, or the chat console with no prompt: see ``ellmer_py._cli``."""
 
 from ellmer_py._cli import main
 

@@ -8,6 +8,9 @@ urllib3 is synchronous, so the work runs on the same transport in a worker
 thread (one per call) while the event loop stays free. A stream advances in
 lockstep with its reader: the worker reads the next piece only when the
 reader asks for it, so nothing is read ahead of what the caller has seen.
+When the chat's tool loop reaches a round of tool calls, the worker hands
+the round to the caller's event loop (ellmer_py._invoke_async, ``tool_mode``)
+and waits for it: async tools are tasks there, plain ones run in threads.
 
 Cancelling the task (``task.cancel()``, ``asyncio.wait_for`` timing out, a
 ``TaskGroup`` failing), or leaving an ``async for`` over ``stream_async()``
@@ -35,6 +38,7 @@ if TYPE_CHECKING:  # the protocols are for the type checker only: they cost impo
 
     from ._content import Content
     from ._echo import Echo
+    from ._invoke_async import AsyncToolRunner, ToolMode
 
     class _Turns(Protocol):
         """What the worker needs of a chat: its turns, to record a cancelled exchange."""
@@ -87,8 +91,9 @@ class AsyncStream(AsyncIterator[_T], Generic[_T]):
         user: Turn | None,
         *,
         oneshot: bool = False,
+        tools: AsyncToolRunner | None = None,
     ) -> None:
-        self._worker = _Worker(chat, source, user, oneshot=oneshot)
+        self._worker = _Worker(chat, source, user, oneshot=oneshot, tools=tools)
         self._finished = False
 
     def __aiter__(self) -> AsyncStream[_T]:
@@ -134,12 +139,19 @@ class _Worker:
     """The thread that advances the blocking iterator, one item per request."""
 
     def __init__(
-        self, chat: _Turns, source: Iterator[Any], user: Turn | None, *, oneshot: bool
+        self,
+        chat: _Turns,
+        source: Iterator[Any],
+        user: Turn | None,
+        *,
+        oneshot: bool,
+        tools: AsyncToolRunner | None = None,
     ) -> None:
         self._chat = chat
         self._source = source
         self._user = user
         self._oneshot = oneshot
+        self._tools = tools
         from ._scope import RequestScope  # imports socket: on first use
 
         self._scope = RequestScope()
@@ -173,6 +185,9 @@ class _Worker:
                 self._loop = loop
                 self._exit = loop.create_future()
                 context = contextvars.copy_context()
+                if self._tools is not None:  # the chat's tool loop runs its rounds on `loop`
+                    self._tools.bind(loop, lambda: self._scope.requests)
+                    context.run(self._tools.activate)
                 thread = threading.Thread(
                     target=context.run, args=(self._work,), name="ellmer-py-async", daemon=True
                 )
@@ -190,6 +205,8 @@ class _Worker:
             if self._cancel_reason is None:
                 self._cancel_reason = reason
         self._scope.cancel()  # a read blocked on the server ends now
+        if self._tools is not None:
+            self._tools.stop()  # so do the tools running on the loop
         self._demand.release()  # an idle worker wakes up and closes the source
 
     async def stop(self, reason: str) -> None:
@@ -244,7 +261,10 @@ class _Worker:
             with self._lock:
                 self._exited = True
                 reason = self._cancel_reason
-            if reason is not None:
+            # stopped during the tools, the chat has recorded what there is (the results
+            # of the calls that finished); otherwise a request was cut: record it
+            tools = self._tools
+            if reason is not None and not (tools is not None and tools.stopped_in_tools()):
                 _record_cancel(self._chat, self._before, self._user, reason, self._scope.requests)
             self._deliver(("end", None))  # anyone still waiting
             loop, exit_future = self._loop, self._exit
@@ -299,15 +319,26 @@ class AsyncChatMixin:
     """The async methods of ``Chat``: each runs the blocking method in a worker thread."""
 
     async def chat_async(
-        self: _SyncChat, *args: str | Content, echo: Echo | bool | None = "none"
+        self: _SyncChat,
+        *args: str | Content,
+        echo: Echo | bool | None = "none",
+        tool_mode: ToolMode = "concurrent",
     ) -> str:
         """``chat()`` without blocking the event loop (R: ``$chat_async()``).
 
-        Cancelling the task closes the connection and keeps a partial turn.
+        Tools may be ``async def`` functions: they run as tasks on this event
+        loop, plain functions in threads of their own. ``tool_mode``
+        "concurrent" (the default) runs the tool calls of one answer at once,
+        "sequential" one after another; the results go back in the order of
+        the calls either way. The ``on_tool_request`` / ``on_tool_result``
+        callbacks run on the event loop and may be async. Cancelling the
+        task closes the connection (or cancels the running tools) and keeps
+        what arrived: a partial turn, the results of the tools that finished.
         """
+        runner = _tool_runner(tool_mode)
         user = self._next_user_turn(args)
         stream: AsyncStream[str] = AsyncStream(
-            self, _once(lambda: self.chat(*args, echo=echo)), user, oneshot=True
+            self, _once(lambda: self.chat(*args, echo=echo)), user, oneshot=True, tools=runner
         )
         return await stream.__anext__()
 
@@ -315,10 +346,17 @@ class AsyncChatMixin:
         self: _SyncChat,
         *args: str | Content,
         content: Literal["text", "all", "content"] = "text",
+        tool_mode: ToolMode = "concurrent",
     ) -> AsyncStream[Any]:
-        """``stream()`` as an async iterator (R: ``$stream_async()``); see ellmer_py._async."""
+        """``stream()`` as an async iterator (R: ``$stream_async()``); see ellmer_py._async.
+
+        Tools run as in :meth:`chat_async` (``tool_mode``); with
+        ``content="all"`` a "concurrent" round yields its requests, then
+        their results in request order, as R does.
+        """
+        runner = _tool_runner(tool_mode)
         user = self._next_user_turn(args)
-        return AsyncStream(self, self.stream(*args, content=content), user)
+        return AsyncStream(self, self.stream(*args, content=content), user, tools=runner)
 
     async def chat_structured_async(
         self: _SyncChat,
@@ -327,7 +365,10 @@ class AsyncChatMixin:
         echo: Echo | bool | None = "none",
         convert: bool = True,
     ) -> Any:
-        """``chat_structured()``, not blocking the event loop (R: ``$chat_structured_async()``)."""
+        """``chat_structured()``, not blocking the event loop (R: ``$chat_structured_async()``).
+
+        No tools run during extraction, as in ``chat_structured()``.
+        """
         user = self._next_user_turn(args, allow_empty=True)
         stream: AsyncStream[Any] = AsyncStream(
             self,
@@ -336,3 +377,9 @@ class AsyncChatMixin:
             oneshot=True,
         )
         return await stream.__anext__()
+
+
+def _tool_runner(tool_mode: ToolMode) -> AsyncToolRunner:
+    from ._invoke_async import AsyncToolRunner
+
+    return AsyncToolRunner(tool_mode)

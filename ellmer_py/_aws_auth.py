@@ -15,11 +15,12 @@ from datetime import datetime, timezone
 
 from attrs import field, frozen
 
-from ._credentials import CredentialValue, _check_value, auth_headers
+from ._credentials import PICKLE_FIX, CredentialValue, _check_value, auth_headers
 from ._errors import ConfigurationError
+from ._pickling import CopiedAsItself, require_by_reference
 from ._sigv4 import AwsCredentials, sign_headers
 
-__all__ = ["AwsCredentialValue", "SigV4Auth", "aws_credentials"]
+__all__ = ["AwsCredentialValue", "CheckedAwsCredentials", "SigV4Auth", "aws_credentials"]
 
 #: What an AWS credentials function returns.
 AwsCredentialValue = AwsCredentials | CredentialValue
@@ -95,16 +96,36 @@ def aws_credentials(
             "AwsCredentials, a key or a dict of headers."
         )
 
-    def checked() -> AwsCredentialValue:
-        value = credentials()
+    checked = CheckedAwsCredentials(function, credentials)
+    checked()
+    return checked
+
+
+class CheckedAwsCredentials(CopiedAsItself):
+    """A user's AWS credentials function; what it returns is checked before every request.
+
+    Pickles as the name of the user's function, as
+    :class:`~ellmer_py._credentials.CheckedCredentials` does.
+    """
+
+    def __init__(self, function: str, credentials: Callable[[], AwsCredentialValue]) -> None:
+        self.function = function
+        self.credentials = credentials
+
+    def __repr__(self) -> str:
+        return f"CheckedAwsCredentials(function={self.function!r})"
+
+    def __getstate__(self) -> dict[str, object]:
+        require_by_reference(self.credentials, f"{self.function}(credentials=...)", PICKLE_FIX)
+        return dict(vars(self))
+
+    def __call__(self) -> AwsCredentialValue:
+        value = self.credentials()
         if isinstance(value, AwsCredentials):
             if not value.access_key_id or not value.secret_access_key:
                 raise ConfigurationError(
-                    f"{function}(credentials=...) returned AwsCredentials without an access "
-                    "key id or a secret access key."
+                    f"{self.function}(credentials=...) returned AwsCredentials without an "
+                    "access key id or a secret access key."
                 )
             return value
-        return _check_value(function, value)
-
-    checked()
-    return checked
+        return _check_value(self.function, value)

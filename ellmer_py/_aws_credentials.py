@@ -282,6 +282,29 @@ class AwsCredentialChain:
     def __repr__(self) -> str:
         return f"AwsCredentialChain(profile={self.profile!r})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Where credentials come from, never the cached ones: they are resolved again."""
+        from ._pickling import UnpicklableError, require_by_reference
+
+        if self._environ is not None:  # it may hold AWS_SECRET_ACCESS_KEY
+            raise UnpicklableError(
+                "Cannot pickle an AwsCredentialChain made with environ=, which may hold keys; "
+                "leave environ= out so that it reads the environment where it runs."
+            )
+        require_by_reference(
+            self._clock, "the clock of an AwsCredentialChain", "Define it at module level."
+        )
+        return {k: v for k, v in vars(self).items() if k not in ("_lock", "_cached")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock(), _cached=None)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> AwsCredentialChain:
+        """A chain with its own lock, sharing the (immutable) cached credentials."""
+        new = object.__new__(type(self))
+        new.__dict__.update(vars(self), _lock=threading.Lock())
+        return new
+
     def credentials(self) -> AwsCredentials:
         """The cached credentials, or new ones once they are due to expire."""
         with self._lock:

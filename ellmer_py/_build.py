@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from attrs import fields, frozen
@@ -20,6 +21,7 @@ from ._chat import Chat, SystemPromptFallback
 from ._credentials import Credentials, CredentialValue, as_credentials
 from ._echo import Echo
 from ._errors import ConfigurationError
+from ._models_list import list_models_of
 from ._params import Params
 from ._protocols import Auth, WireProtocol
 from ._protocols.openai_chat import OpenAIChat
@@ -210,6 +212,7 @@ def build_chat(
         url_params=url_params if url_params is not None else {},
         transport=Transport(name, **transport_options),
         prices=prices,
+        model_lister=partial(list_models_of, function),
         **extra,
     )
     return Chat(provider, system_prompt, echo, system_prompt_fallback=system_prompt_fallback)

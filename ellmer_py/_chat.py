@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from copy import copy as _shallow_copy
 from typing import TYPE_CHECKING, Any, Literal, TextIO, TypeVar, overload
 
 from ._answer import echoed
 from ._async import AsyncChatMixin
+from ._chat_state import ChatStateMixin
 from ._chat_tools import ChatToolsMixin
 from ._content import (
     Content,
@@ -17,9 +17,11 @@ from ._content import (
     ContentToolRequest,
     ContentToolResult,
 )
-from ._echo import Echo, EchoWriter, resolve_echo, showing_notices
+from ._display import ChatDisplayMixin
+from ._echo import Echo, EchoWriter, resolve_echo, showing_notices, stream_content
 from ._errors import ConfigurationError, ModelLimitationError
 from ._provider import Provider, system_prompt_error
+from ._rounds import ChatRoundsMixin
 from ._tokens import tokens_by_turn, total_tokens, turns_cost
 from ._turn import AssistantTurn, SystemTurn, Turn, UserTurn, check_text, strings, user_turn
 
@@ -33,7 +35,7 @@ SystemPromptFallback = Literal["error", "merge"]
 _T = TypeVar("_T")
 
 
-class Chat(ChatToolsMixin, AsyncChatMixin):
+class Chat(ChatToolsMixin, AsyncChatMixin, ChatStateMixin, ChatRoundsMixin, ChatDisplayMixin):
     """A conversation with one provider's model (R: ``Chat``).
 
     Made by a ``chat_*()`` function or ``chat("provider/model")``; ``chat()``
@@ -147,6 +149,14 @@ class Chat(ChatToolsMixin, AsyncChatMixin):
     def get_provider(self) -> Provider:
         """The provider this chat talks to (R: ``$get_provider()``)."""
         return self._provider
+
+    def list_models(self) -> list[Any]:
+        """The models this chat's provider serves, one row each (R: ``models_list()``).
+
+        Asks the provider's models endpoint with this chat's base URL, key and
+        headers; NotImplementedError for a provider without one.
+        """
+        return self._provider.list_models()
 
     def get_echo(self) -> Echo:
         """The echo mode ``chat()`` uses."""
@@ -264,29 +274,47 @@ class Chat(ChatToolsMixin, AsyncChatMixin):
         return text if mode == "none" else echoed(text)
 
     @overload
-    def stream(self, *args: str | Content, content: Literal["text"] = "text") -> Iterator[str]: ...
+    def stream(
+        self,
+        *args: str | Content,
+        content: Literal["text"] = "text",
+        stream: Literal["text"] | None = None,
+    ) -> Iterator[str]: ...
 
     @overload
     def stream(
-        self, *args: str | Content, content: Literal["all", "content"]
+        self,
+        *args: str | Content,
+        content: Literal["all", "content"],
+        stream: None = None,
+    ) -> Iterator[Content]: ...
+
+    @overload
+    def stream(
+        self,
+        *args: str | Content,
+        stream: Literal["content"],
     ) -> Iterator[Content]: ...
 
     def stream(
-        self, *args: str | Content, content: Literal["text", "all", "content"] = "text"
+        self,
+        *args: str | Content,
+        content: Literal["text", "all", "content"] = "text",
+        stream: Literal["text", "content"] | None = None,
     ) -> Iterator[str] | Iterator[Content]:
         """Send a message and yield the answer as it arrives (R: ``$stream()``).
 
-        ``content="text"`` yields the text; ``content="all"`` (R:
-        ``stream = "content"``) yields Content objects: ``ContentText`` and
-        ``ContentThinking`` pieces, and a ``ContentToolRequest`` then its
-        ``ContentToolResult`` for each tool call. Tools run as in ``chat()``.
+        ``content="text"`` yields the text; ``content="all"`` (R's spelling,
+        ``stream="content"``, works too) yields Content objects:
+        ``ContentText`` and ``ContentThinking`` pieces, and a
+        ``ContentToolRequest`` then its ``ContentToolResult`` for each tool
+        call. Tools run as in ``chat()``.
 
         The request goes out when iteration starts. The turns are recorded
         as they complete; if a stream fails or the caller stops early, what
         arrived is kept as an ``AssistantPartialTurn`` with the reason.
         """
-        if content not in ("text", "all", "content"):
-            raise ConfigurationError(f"content must be 'text' or 'all', not {content!r}.")
+        content = stream_content(content, stream)
         user = self._next_user_turn(args)
         return self._chat_impl(user, stream=True, contents=content != "text", warn=True)
 
@@ -318,7 +346,7 @@ class Chat(ChatToolsMixin, AsyncChatMixin):
         """Extract data that fits ``type`` (R: ``$chat_structured()``).
 
         ``type`` is a ``type_*()`` type, or a Python type: a dataclass, an
-        attrs class, a TypedDict, ``list[...]``, ``int``, ... The request
+        attrs class, a pydantic model, a TypedDict, ``list[...]``, ``int``, ... The request
         asks for JSON with that schema (a non-object type is wrapped in an
         object and unwrapped); the answer is validated, and with ``convert``
         a Python type gets an instance of it (through cattrs). The message
@@ -385,14 +413,6 @@ class Chat(ChatToolsMixin, AsyncChatMixin):
             tools=list(self._tools.values()) if spec is None else [],
             spec=spec,
         )
-
-    def copy(self) -> Chat:
-        """A copy with its own turns, tools and callbacks (R: ``$clone()``)."""
-        clone = _shallow_copy(self)
-        for name, value in list(vars(clone).items()):
-            if isinstance(value, (list, dict, set)):
-                setattr(clone, name, _shallow_copy(value))
-        return clone
 
 
 def _show(writer: EchoWriter, piece: Any) -> None:

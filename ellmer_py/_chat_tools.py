@@ -10,6 +10,7 @@ in the turns, and the next message is sent after them.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -115,7 +116,22 @@ class ChatToolsMixin:
         for key in sorted(registry, reverse=True):
             callback = registry.get(key)
             if callback is not None:
-                callback(value)
+                out = callback(value)
+                if inspect.isawaitable(out):  # R: "Can't use async callbacks with $chat()"
+                    from ._invoke import refuse_awaitable
+
+                    refuse_awaitable(out, "callbacks")
+
+    async def _run_callbacks_async(
+        self, registry: dict[int, Callable[[Any], Any]], value: Any
+    ) -> None:
+        """The callbacks, latest first, each awaited if async (R: ``$invoke_async()``)."""
+        for key in sorted(registry, reverse=True):
+            callback = registry.get(key)
+            if callback is not None:
+                out = callback(value)
+                if inspect.isawaitable(out):
+                    await out
 
     def _next_user_turn(self, args: Sequence[str | Content], allow_empty: bool = False) -> UserTurn:
         """The user turn to send; it first answers tool calls left without results.
@@ -149,6 +165,44 @@ class ChatToolsMixin:
     def _submit(self, user: UserTurn, *, stream: bool, contents: bool) -> Iterator[Any]:
         """Send one request and record the user turn and the answer (``Chat`` defines it)."""
         raise NotImplementedError  # pragma: no cover
+
+    def _run_tools(
+        self, requests: list[ContentToolRequest], keep: Callable[[ContentToolResult], None]
+    ) -> Iterator[ContentToolRequest | ContentToolResult]:
+        """The steps of one round of tool calls (R: ``invoke_tools()``, ``invoke_tools_async()``).
+
+        In ``chat_async()`` / ``stream_async()`` the round runs on the
+        caller's event loop (ellmer_py._invoke_async). ``keep`` gets each
+        result as soon as its tool has run, before the callbacks, so a round
+        cut short keeps the results of the calls that finished.
+        """
+        from ._invoke_async import current_tool_runner
+
+        runner = current_tool_runner()
+        if runner is None:
+            from ._invoke import invoke_tools
+
+            def finished(result: ContentToolResult) -> None:
+                keep(result)
+                self._run_callbacks(self._on_tool_result, result)
+
+            return invoke_tools(
+                requests,
+                self._tools,
+                lambda r: self._run_callbacks(self._on_tool_request, r),
+                finished,
+            )
+
+        async def finished_async(result: ContentToolResult) -> None:
+            keep(result)
+            await self._run_callbacks_async(self._on_tool_result, result)
+
+        return runner.run(
+            requests,
+            self._tools,
+            lambda r: self._run_callbacks_async(self._on_tool_request, r),
+            finished_async,
+        )
 
     def _chat_impl(
         self, user: UserTurn, *, stream: bool, contents: bool, warn: bool
@@ -188,35 +242,32 @@ class ChatToolsMixin:
                 requests = [c for c in turn.contents if isinstance(c, ContentToolRequest)]
                 if not requests or not self._tools:
                     break  # without registered tools, tool calls are left for the caller
-                from ._invoke import invoke_tools
-
-                by_id = {r.id: r for r in requests}
-                steps = invoke_tools(
-                    requests,
-                    self._tools,
-                    lambda r: self._run_callbacks(self._on_tool_request, r),
-                    lambda r: self._run_callbacks(self._on_tool_result, r),
-                )
-                for step in steps:
-                    if isinstance(step, ContentToolResult):
-                        results.append(step)
-                        if step.error is not None:
-                            failed.append((by_id[step.id], step))
+                for step in self._run_tools(requests, results.append):
                     if contents:
                         text_open = False  # tool lines end the line
                         yield step
+                results.sort(key=_in_order_of(requests))
+                by_id = {r.id: r for r in requests}
+                failed += [(by_id[c.id], c) for c in results if c.error is not None]
                 user = UserTurn(results)
         except BaseException:
             if results:
                 # The tools ran (with their side effects) but the request carrying their
                 # results failed before any answer, or the caller stopped: the results stay,
                 # and are sent before the next message.
+                results.sort(key=_in_order_of(requests))
                 self._turns.append(UserTurn(results))
             raise
         if warn and failed:
             from ._invoke import warn_tool_errors
 
             warn_tool_errors(failed)
+
+
+def _in_order_of(requests: Sequence[ContentToolRequest]) -> Callable[[ContentToolResult], int]:
+    """A sort key: the results in the order of their requests (R keeps request order)."""
+    position = {r.id: i for i, r in reversed(list(enumerate(requests)))}
+    return lambda result: position.get(result.id, len(position))
 
 
 def _only_results(turn: Turn) -> bool:

@@ -1,4 +1,7 @@
-"""The command line: ``python -m ellmer_py "prompt"`` (also ``ellmer-py``)."""
+"""The command line: ``python -m ellmer_py "prompt"`` (also ``ellmer-py``).
+
+With no prompt at a terminal it opens the chat console (``live_console()``).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 from typing import Any
-
-from ._errors import EllmerError
 
 __all__ = ["main"]
 
@@ -17,12 +18,16 @@ DEFAULT_PROVIDER = "huggingface"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ellmer-py",
-        description="Send one prompt to a model and stream the answer to the terminal.",
+        description="Send one prompt to a model and stream the answer to the terminal; "
+        "with no prompt at a terminal, chat in the console (type Q or press Ctrl-D to leave).",
         epilog="The Hugging Face key comes from HUGGINGFACE_API_KEY, HF_TOKEN or "
         "the token file huggingface-cli login writes.",
     )
     parser.add_argument(
-        "prompt", nargs="?", help="what to say; read from standard input if left out or '-'"
+        "prompt",
+        nargs="?",
+        help="what to say; read from standard input if left out or '-' (left out at a "
+        "terminal: the chat console)",
     )
     parser.add_argument(
         "-p",
@@ -37,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         "--echo",
         choices=("output", "all"),
         default="output",
-        help="what to print (default: %(default)s)",
+        help="what to print for a prompt (default: %(default)s; the console shows the output)",
     )
     return parser
 
@@ -46,12 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one chat from the command line; return the exit status."""
     args = _parser().parse_args(argv)
     prompt = args.prompt
-    if prompt is None or prompt == "-":
+    console = prompt is None and sys.stdin is not None and sys.stdin.isatty()
+    if not console and (prompt is None or prompt == "-"):
         if sys.stdin is None or sys.stdin.isatty():
             print("ellmer-py: give a prompt as an argument or on standard input.", file=sys.stderr)
             return 2
         prompt = sys.stdin.read().rstrip("\r\n")  # the newline that ends piped text
-    if not prompt.strip():
+    if not console and not prompt.strip():
         print("ellmer-py: the prompt is empty.", file=sys.stderr)
         return 2
 
@@ -71,17 +77,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     conversation = None
     try:
         conversation = chat(name, **kwargs)
-        conversation.chat(prompt)
+        if console:
+            from ._console import live_console
+
+            live_console(conversation)
+        else:
+            conversation.chat(prompt)
     except KeyboardInterrupt:
         print("\nellmer-py: interrupted.", file=sys.stderr)
         return 130
     except Exception as exc:  # ours, or a bug: either way one line, and no credential in it
+        from ._console import describe_error
+
         sys.stdout.flush()
-        text = str(exc) if isinstance(exc, EllmerError) else f"{type(exc).__name__}: {exc}"
-        if conversation is not None:
-            text = conversation.get_provider().transport.secrets.redact(text)
-        if not isinstance(exc, EllmerError):
-            text = f"unexpected error (please report it): {text}"
-        print(f"ellmer-py: {text}", file=sys.stderr)
+        print(f"ellmer-py: {describe_error(exc, conversation)}", file=sys.stderr)
         return 1
     return 0

@@ -8,10 +8,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ._errors import ConfigurationError, DeprecatedArgumentError, MissingCredentialsError
+from ._pickling import CopiedAsItself, require_by_reference
 
 __all__ = [
+    "CheckedCredentials",
     "CredentialValue",
     "Credentials",
+    "EnvCredentials",
     "as_credentials",
     "auth_headers",
     "check_headers",
@@ -166,11 +169,39 @@ def as_credentials(
             "a key or a dict of headers; to use a fixed key, pass credentials=lambda: key."
         )
 
-    def checked() -> CredentialValue:
-        return _check_value(function, credentials())
-
+    checked = CheckedCredentials(function, credentials)
     checked()
     return checked
+
+
+#: What to do about credentials that cannot be pickled.
+PICKLE_FIX = (
+    "To pickle the chat, pass credentials= a function defined at module level that reads "
+    "the key where the chat runs (from an environment variable or a file)."
+)
+
+
+class CheckedCredentials(CopiedAsItself):
+    """A user's credentials function; what it returns is checked before every request.
+
+    Pickles as the name of the user's function (``credentials=`` must be
+    defined at module level): a lambda or nested function, which may hold
+    the key in its variables, is refused with a message saying so.
+    """
+
+    def __init__(self, function: str, credentials: Credentials) -> None:
+        self.function = function
+        self.credentials = credentials
+
+    def __repr__(self) -> str:
+        return f"CheckedCredentials(function={self.function!r})"
+
+    def __call__(self) -> CredentialValue:
+        return _check_value(self.function, self.credentials())
+
+    def __getstate__(self) -> dict[str, object]:
+        require_by_reference(self.credentials, f"{self.function}(credentials=...)", PICKLE_FIX)
+        return dict(vars(self))
 
 
 def env_credentials(
@@ -185,9 +216,40 @@ def env_credentials(
     ``token_files`` may be a function, so that paths depending on the
     environment (``$HF_HOME``) are worked out at request time too.
     """
+    return EnvCredentials(provider, tuple(names), token_files, hint)
 
-    def read() -> str:
-        files = token_files() if callable(token_files) else token_files
+
+class EnvCredentials(CopiedAsItself):
+    """A key from the first set environment variable, else the first token file with one.
+
+    (R: ``key_get()``.) Read at every request; it holds only where the key
+    comes from, so it pickles (a ``token_files`` function by its name) and
+    reads the key again where it is unpickled.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        names: Sequence[str],
+        token_files: Callable[[], Sequence[Path]] | Sequence[Path] = (),
+        hint: str = "",
+    ) -> None:
+        self.provider = provider
+        self.names = tuple(names)
+        self.token_files = token_files if callable(token_files) else tuple(token_files)
+        self.hint = hint
+
+    def __repr__(self) -> str:
+        return f"EnvCredentials(provider={self.provider!r}, names={self.names!r})"
+
+    def __getstate__(self) -> dict[str, object]:
+        fix = "Define it at module level."
+        require_by_reference(self.token_files, f"The token_files of {self.provider}", fix)
+        return dict(vars(self))
+
+    def __call__(self) -> str:
+        provider, names = self.provider, self.names
+        files = self.token_files() if callable(self.token_files) else self.token_files
         for name in names:
             value = os.environ.get(name, "").strip()
             if value:
@@ -203,11 +265,9 @@ def env_credentials(
         places += [f"the token file {p}" for p in files]
         where = ", ".join(places[:-1]) + (" or " if len(places) > 1 else "") + places[-1]
         raise MissingCredentialsError(
-            f"No {provider} credentials found: set {where}, or pass credentials=.{hint}",
+            f"No {provider} credentials found: set {where}, or pass credentials=.{self.hint}",
             provider=provider,
         )
-
-    return read
 
 
 def auth_headers(

@@ -81,14 +81,15 @@ class EchoWriter:
 
     def _write(self, text: str) -> None:
         out = self._out()
+        # set first: a Ctrl-C just after the text is shown must still let end() close the line
+        self._started = True
+        self._line_open = not text.endswith("\n")
         try:
             out.write(text)
         except UnicodeEncodeError:
             encoding = getattr(out, "encoding", None) or "ascii"
             out.write(text.encode(encoding, "replace").decode(encoding, "replace"))
         out.flush()
-        self._started = True
-        self._line_open = not text.endswith("\n")
 
     def _newline(self) -> None:
         if self._line_open:
@@ -202,3 +203,18 @@ def show_notice(text: str) -> None:
     writer = _notices.get()
     if writer is not None:
         writer.notice(text)
+
+
+def stream_content(content: object, stream: object = None) -> Literal["text", "all", "content"]:
+    """What a stream yields, from ``content=`` or R's ``stream=`` ("text" or "content")."""
+    if stream is not None:
+        if stream not in ("text", "content"):
+            raise ConfigurationError(f"stream must be 'text' or 'content', not {stream!r}.")
+        if content != "text" and (content == "text") != (stream == "text"):
+            raise ConfigurationError(
+                f"stream={stream!r} and content={content!r} disagree; give only one of them."
+            )
+        return "text" if stream == "text" else "content"
+    if content not in ("text", "all", "content"):
+        raise ConfigurationError(f"content must be 'text' or 'all', not {content!r}.")
+    return content

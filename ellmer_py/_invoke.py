@@ -25,7 +25,15 @@ from ._tools import ToolBuiltIn, ToolDef, ToolReject, _parameters
 from ._types import is_optional
 from ._validate import json_type_name, validate
 
-__all__ = ["invoke_tool", "invoke_tools", "warn_tool_errors"]
+__all__ = [
+    "failed_call",
+    "invoke_tool",
+    "invoke_tools",
+    "prepare_call",
+    "refuse_awaitable",
+    "tool_result",
+    "warn_tool_errors",
+]
 
 
 class _ArgumentError(Exception):
@@ -81,11 +89,11 @@ def _prepare(tool_: ToolDef, args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _call(tool_: ToolDef, kwargs: dict[str, Any]) -> Any:
-    """Call the function; positional-only parameters are passed by position."""
+def _bind(tool_: ToolDef, kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """The call's arguments; positional-only parameters are passed by position."""
     signature = tool_.signature
     if signature is None:
-        return tool_.func(**kwargs)
+        return [], kwargs
     positional: list[Any] = []
     for param in signature.parameters.values():
         if param.kind is inspect.Parameter.POSITIONAL_ONLY and param.name in kwargs:
@@ -96,7 +104,7 @@ def _call(tool_: ToolDef, kwargs: dict[str, Any]) -> Any:
         signature.bind(*positional, **kwargs)
     except TypeError as exc:
         raise _ArgumentError(f"Invalid arguments: {exc}") from None
-    return tool_.func(*positional, **kwargs)
+    return positional, kwargs
 
 
 def _json_ready(value: Any) -> Any:
@@ -111,14 +119,13 @@ def _json_ready(value: Any) -> Any:
     return json.loads(json.dumps(unstructured))
 
 
-def invoke_tool(
+def prepare_call(
     tool_: ToolDef | ToolBuiltIn | None, request: ContentToolRequest
-) -> ContentToolResult:
-    """Run one tool request; any failure becomes an error result (R: ``invoke_tool()``).
+) -> ContentToolResult | tuple[ToolDef, list[Any], dict[str, Any]]:
+    """The tool and the arguments to call it with, or the error result the model reads.
 
-    ``tool_`` is None when the model asked for a tool that is not
-    registered. A ``ToolReject`` raised by the tool gives "Tool call
-    rejected. ..."; an async tool in a synchronous chat raises ToolError.
+    (R: the checks of ``invoke_tool()`` before ``do.call()``.) Shared by
+    ``invoke_tool()`` and ``invoke_tool_async()``.
     """
     if tool_ is None:
         return _error(request, f"Unknown tool {request.name!r}.")
@@ -135,22 +142,22 @@ def invoke_tool(
         )
     try:
         kwargs = _prepare(tool_, args) if tool_.convert else dict(args)
-        value = _call(tool_, kwargs)
+        positional, kwargs = _bind(tool_, kwargs)
     except _ArgumentError as exc:
         return _error(request, str(exc))
-    except ToolReject as exc:
+    return tool_, positional, kwargs
+
+
+def failed_call(request: ContentToolRequest, exc: Exception) -> ContentToolResult:
+    """The error result of a tool that raised; a ToolReject gives "Tool call rejected. ..."."""
+    if isinstance(exc, ToolReject):
         return _error(request, str(exc))
-    except Exception as exc:
-        text = str(exc)
-        return _error(request, f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
-    if inspect.isawaitable(value):
-        close = getattr(value, "close", None)
-        if close is not None:
-            close()  # never awaited: close it so Python does not warn
-        raise ToolError(
-            f"The tool {tool_.name}() is async: it cannot run in chat() or stream(); use the "
-            "async methods (chat_async(), stream_async()) instead."
-        )
+    text = str(exc)
+    return _error(request, f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def tool_result(request: ContentToolRequest, value: Any) -> ContentToolResult:
+    """The result of a tool that returned ``value`` (R: ``new_tool_result()``)."""
     if isinstance(value, ContentToolResult):
         return evolve(value, id=request.id)
     if isinstance(value, Content) or (
@@ -166,6 +173,44 @@ def invoke_tool(
             f"The tool returned a {type(value).__name__}, which cannot be sent as JSON; return "
             "a string or JSON-ready data.",
         )
+
+
+def refuse_awaitable(value: Any, kind: str, detail: str = "") -> None:
+    """R's error for an async tool or callback in ``chat()`` or ``stream()`` (a ToolError).
+
+    ``kind`` is "tools" or "callbacks"; ``value`` (a coroutine never to be
+    awaited) is closed first, so Python does not warn about it.
+    """
+    close = getattr(value, "close", None)
+    if callable(close):
+        close()
+    raise ToolError(
+        f"Can't use async {kind} with chat() or stream(){detail}. Async {kind} are supported, "
+        "but you must use chat_async() or stream_async()."
+    )
+
+
+def invoke_tool(
+    tool_: ToolDef | ToolBuiltIn | None, request: ContentToolRequest
+) -> ContentToolResult:
+    """Run one tool request; any failure becomes an error result (R: ``invoke_tool()``).
+
+    ``tool_`` is None when the model asked for a tool that is not
+    registered. A ``ToolReject`` raised by the tool gives "Tool call
+    rejected. ..."; an async tool in a synchronous chat raises ToolError
+    (R: "Can't use async tools with ``$chat()`` or ``$stream()``").
+    """
+    call = prepare_call(tool_, request)
+    if isinstance(call, ContentToolResult):
+        return call
+    checked, positional, kwargs = call
+    try:
+        value = checked.func(*positional, **kwargs)
+    except Exception as exc:
+        return failed_call(request, exc)
+    if inspect.isawaitable(value):
+        refuse_awaitable(value, "tools", f": {checked.name}() is async")
+    return tool_result(request, value)
 
 
 def invoke_tools(

@@ -25,15 +25,14 @@ at once. Ctrl-C ends the requests in flight and raises KeyboardInterrupt.
 
 from __future__ import annotations
 
-import sys
 import threading
-import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._content import Content
 from ._errors import ConfigurationError, EllmerError
+from ._progress import Progress, progress_stream
 from ._turn import Turn, UserTurn
 
 if TYPE_CHECKING:
@@ -91,12 +90,20 @@ class _Failed:
 class _Unextracted:
     """The request worked but the answer did not fit the type (R: a warning, NA)."""
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: Exception, usage: dict[str, Any]) -> None:
         self.error = error
+        self.usage = usage
+
+
+class _Extracted:
+    """The data extracted from an answer, and the tokens and cost of getting it."""
+
+    def __init__(self, value: Any, usage: dict[str, Any]) -> None:
+        self.value = value
+        self.usage = usage
 
 
 _SKIPPED = _Skipped()
-_NOT_DONE = (_Skipped, _Failed, _Unextracted)
 
 
 def _prompt_args(prompt: Any, index: int) -> tuple[Any, ...]:
@@ -155,56 +162,6 @@ def _as_chat(chat: Any) -> Chat:
     return chat
 
 
-# -- the progress bar ---------------------------------------------------------------------
-
-
-class _Progress:
-    """A one-line progress bar, redrawn in place; cleared when the run ends."""
-
-    WIDTH = 30
-
-    def __init__(self, total: int, stream: TextIO | None, label: str) -> None:
-        self.total = total
-        self.stream = stream
-        self.label = label
-        self.start = time.monotonic()
-        self._drawn = 0.0
-        self._width = 0
-
-    def update(self, done: int, failed: int, *, force: bool = False) -> None:
-        stream = self.stream
-        if stream is None:
-            return
-        now = time.monotonic()
-        if not force and now - self._drawn < 0.1:
-            return
-        self._drawn = now
-        filled = self.WIDTH * done // self.total if self.total else self.WIDTH
-        bar = "=" * filled + " " * (self.WIDTH - filled)
-        failures = f", {failed} failed" if failed else ""
-        line = f"{self.label} [{bar}] {done}/{self.total}{failures} | {now - self.start:.1f}s"
-        pad = " " * max(0, self._width - len(line))
-        self._width = len(line)
-        stream.write(f"\r{line}{pad}")
-        stream.flush()
-
-    def close(self) -> None:
-        if self.stream is not None and self._width:
-            self.stream.write("\r" + " " * self._width + "\r")
-            self.stream.flush()
-
-
-def _progress_stream(progress: bool | None) -> TextIO | None:
-    stream = sys.stderr
-    if progress is None:
-        isatty = getattr(stream, "isatty", None)
-        try:
-            progress = bool(isatty()) if callable(isatty) else False
-        except (OSError, ValueError):  # a closed or detached stream
-            progress = False
-    return stream if progress else None
-
-
 # -- the engine ---------------------------------------------------------------------
 
 
@@ -253,7 +210,7 @@ def _run(
                     scope.cancel()  # and end those in flight
                 return _Failed(exc)
 
-    bar = _Progress(n, _progress_stream(progress), label)
+    bar = Progress(n, progress_stream(progress), label)
     done = failed = 0
     bar.update(0, 0, force=True)
     pool = concurrent.futures.ThreadPoolExecutor(
@@ -408,6 +365,8 @@ def parallel_chat_structured(
     prompts: Iterable[Prompt],
     type: Any,
     convert: bool = True,
+    include_tokens: bool = False,
+    include_cost: bool = False,
     *,
     max_active: int = 10,
     rpm: float = 500,
@@ -419,19 +378,37 @@ def parallel_chat_structured(
     (R: ``parallel_chat_structured()``.) ``type`` and ``convert`` are those
     of ``Chat.chat_structured()``. Returns one value per prompt, in order;
     None where the request failed, was never sent, or the answer did not fit
-    the type (which, as in R, warns but does not stop the run). R's
-    data-frame options (``include_tokens``, ``include_cost``) are left out:
-    use ``parallel_chat()`` and each chat's ``get_tokens()`` / ``get_cost()``.
+    the type (which, as in R, warns but does not stop the run).
+
+    With ``include_tokens`` or ``include_cost`` (R's extra data-frame
+    columns), each item is instead a dict, one row per prompt: ``"data"``
+    (the value above), then with ``include_tokens`` R's ``"input_tokens"``,
+    ``"output_tokens"`` and ``"cached_input_tokens"``, and with
+    ``include_cost`` R's ``"cost"`` (US dollars; None when the model's price
+    is unknown) -- all for that prompt's request alone, not the history it
+    was forked from. As in R, a prompt whose request failed or was never
+    sent counts 0 tokens and costs 0. ``pandas.json_normalize(rows)`` gives
+    R's data frame (its data columns named ``data.<property>``).
     """
+    from ._parallel_rows import row, usage
     from ._structured import StructuredOutputError
 
+    for name, value in (
+        ("convert", convert),
+        ("include_tokens", include_tokens),
+        ("include_cost", include_cost),
+    ):
+        if not isinstance(value, bool):
+            raise ConfigurationError(f"{name} must be True or False, not {value!r}.")
     chat = _as_chat(chat)
 
     def work(fork: Chat, args: tuple[Any, ...]) -> Any:
+        before = len(fork.get_turns())
         try:
-            return fork.chat_structured(*args, type=type, convert=convert)
+            value = fork.chat_structured(*args, type=type, convert=convert)
         except StructuredOutputError as exc:
-            return _Unextracted(exc)
+            return _Unextracted(exc, usage(fork.get_turns()[before:]))
+        return _Extracted(value, usage(fork.get_turns()[before:]))
 
     outcomes = _run(
         chat,
@@ -443,5 +420,15 @@ def parallel_chat_structured(
         progress=progress,
         label="parallel_chat_structured",
     )
-    results = [None if isinstance(o, _NOT_DONE) else o for o in outcomes]
+    results = [o.value if isinstance(o, _Extracted) else None for o in outcomes]
+    if include_tokens or include_cost:
+        results = [
+            row(
+                value,
+                getattr(outcome, "usage", None),
+                include_tokens=include_tokens,
+                include_cost=include_cost,
+            )
+            for value, outcome in zip(results, outcomes, strict=True)
+        ]
     return _report(outcomes, results, on_error, "parallel_chat_structured")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
@@ -119,6 +119,8 @@ class Provider:
     #: How requests authenticate; by default the key from ``credentials`` in
     #: ``auth_header`` after ``auth_prefix``.
     auth: Auth = field(eq=False)
+    #: Lists the models (ellmer_py._models_list.list_models_of; build_chat sets it).
+    model_lister: Callable[[Provider], list[Any]] | None = field(default=None, eq=False)
     _warned: set[str] = field(factory=set, init=False, eq=False)  # warnings given once
 
     @auth.default
@@ -167,6 +169,12 @@ class Provider:
             wire_params=self.wire_params,
             auth=self.auth,
         )
+
+    def list_models(self) -> list[Any]:
+        """The models this provider serves, by its plugin (R: ``models_list()``)."""
+        if self.model_lister is None:
+            raise NotImplementedError(f"{self.name} doesn't support model listing.")
+        return self.model_lister(self)
 
     def needs_wrapper(self, type: Type) -> bool:
         """Whether structured output wraps ``type`` in an object for this model."""

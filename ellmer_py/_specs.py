@@ -27,7 +27,9 @@ class ProviderSpec:
     """What a provider plugin tells the registry about itself.
 
     ``chat_function`` is the ``chat_<name>()`` constructor; it must accept
-    ``model=`` and the common keyword arguments.
+    ``model=`` and the common keyword arguments. ``models_function`` is its
+    ``models_<name>()``, so that ``Provider.list_models()`` (and
+    ``Chat.list_models()``) work for the chats it builds.
     """
 
     name: str
@@ -48,6 +50,14 @@ class ProviderSpec:
     )
     #: Set when the service is gone: ``chat_function`` raises an error saying so.
     retired: str | None = None
+    #: The provider's ``models_<name>()`` (R: its ``models_list()`` method), or
+    #: None where it has no model list. ``Provider.list_models()`` calls it
+    #: with the keywords ``base_url`` (the chat's), ``credentials`` (the
+    #: chat's: a key function, or the request signer's), ``api_headers``,
+    #: ``max_tries`` and ``timeout_s``, so it must take those.
+    models_function: Callable[..., Sequence[Any]] | None = field(
+        default=None, repr=lambda f: getattr(f, "__name__", repr(f))
+    )
 
 
 @frozen

@@ -4,11 +4,12 @@
 
 ``spec_for()`` turns what the user asked for (a ``type_*()`` type, or a
 Python type such as a dataclass, an attrs class, a TypedDict or
-``list[...]``) into the type sent to the model, wrapped in an object when
+``list[...]``, or a pydantic model) into the type sent to the model, wrapped in an object when
 the protocol needs one. ``json_turn()`` makes the answer's text a
 ``ContentJson``; ``extract()`` checks the finish reason, validates the data
-against the schema and, for Python types, structures it with cattrs.
-cattrs is imported the first time something is structured.
+against the schema and, for Python types, structures it with cattrs (a
+pydantic model validates its own data, ``model_validate()``). cattrs is
+imported the first time something is structured; pydantic never is.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from attrs import evolve, frozen
 from ._content import Content, ContentJson, ContentText
 from ._errors import EllmerError
 from ._protocols._schema import as_json_schema
+from ._pydantic import ModelValidationError, dump_model, is_pydantic_model, validate_model
 from ._turn import AssistantTurn
 from ._types import (
     Type,
@@ -126,6 +128,8 @@ def converter() -> cattrs.Converter:
         raise _ScalarError(f"expected {names}, got {type(value).__name__} {value!r:.40}")
 
     conv.register_structure_hook_func(_is_plain_union, union)
+    conv.register_structure_hook_func(is_pydantic_model, validate_model)
+    conv.register_unstructure_hook_func(is_pydantic_model, dump_model)
     return conv
 
 
@@ -142,7 +146,7 @@ def _is_plain_union(annotation: Any) -> bool:
 def _format(exc: BaseException, type_: Any) -> str:
     from cattrs.v import format_exception
 
-    if isinstance(exc, _ScalarError):
+    if isinstance(exc, (_ScalarError, ModelValidationError)):
         return str(exc)
     return format_exception(exc, type_)
 

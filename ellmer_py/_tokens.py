@@ -24,6 +24,7 @@ __all__ = [
     "PriceSource",
     "PricedModel",
     "account_turn",
+    "log_turn",
     "token_cost",
     "token_usage",
     "tokens_by_turn",
@@ -199,8 +200,13 @@ def account_turn(
         cost = _cost_of(provider, turn, headers)
         if cost is not None:
             turn = evolve(turn, cost=cost)
-    _usage.add(provider.name, provider.model, turn.tokens or Tokens(), turn.cost)
+    log_turn(provider.name, provider.model, turn)
     return turn
+
+
+def log_turn(provider: str, model: str, turn: AssistantTurn) -> None:
+    """Add an answer's tokens and cost to the session's usage log (R: ``log_turn()``)."""
+    _usage.add(provider, model, turn.tokens or Tokens(), turn.cost)
 
 
 # -- a conversation's tokens and cost (Chat's get_tokens(), get_cost()) -------------------

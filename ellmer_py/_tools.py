@@ -191,7 +191,9 @@ def tool(
     type (or a Python type); ``type_ignore()`` keeps one from the model.
     ``name`` defaults to the function's name. With ``convert`` (the default)
     the model's arguments are checked against the schema and converted to
-    the annotated Python types before the call.
+    the annotated Python types before the call. ``func`` may be an ``async
+    def`` function: such a tool runs in ``chat_async()`` / ``stream_async()``
+    only (R: "async tools are supported, but you must use ``$chat_async()``").
     """
     if not callable(func):
         raise ConfigurationError(f"tool() needs a function, not {type(func).__name__}.")

@@ -33,6 +33,7 @@ __all__ = ["RETRY_STATUSES", "Transport"]
 
 _READ_SIZE = 65536
 _MAX_ERROR_BODY = 1 << 20
+_RUNTIME = ("_pool", "_proxies", "_lock", "secrets")  # never copied nor pickled
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
@@ -74,11 +75,25 @@ class Transport:
         self.backoff_max = backoff_max
         self.retry_after_cap = retry_after_cap
         self.user_agent = user_agent
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """No pool yet (made on first use), no proxy pool, no secret known."""
         self._pool: urllib3.PoolManager | None = None
         self._proxies: dict[str, urllib3.ProxyManager] = {}
         self._lock = threading.Lock()
         #: The credentials this transport has sent, hidden in whatever comes back.
         self.secrets = Secrets()
+
+    # A copy or a pickle takes the settings only, and makes its pool on first use;
+    # chats cloned in one process share their provider's transport, and so its pool.
+    def __getstate__(self) -> dict[str, Any]:
+        """The settings, without pools, sockets, lock or the secrets sent."""
+        return {k: v for k, v in vars(self).items() if k not in _RUNTIME}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._fresh()
 
     def __repr__(self) -> str:
         return (

@@ -5,7 +5,7 @@
 and ``type_ignore()`` build a small tree of ``Type`` objects (the classes
 live in ellmer_py._type_classes); ``as_type()`` also builds one from a
 Python annotation (``int``, ``list[str]``, ``Literal[...]``, an ``Enum``, a
-dataclass, an attrs class or a ``TypedDict``). Writing a tree as JSON
+dataclass, an attrs class, a ``TypedDict`` or a pydantic model). Writing a tree as JSON
 Schema is ellmer_py._protocols._schema's job (``as_json_schema()``); a union
 annotation becomes an ``anyOf`` of its members' schemas, so this module uses
 that writer. Checking a value against a schema is ellmer_py._validate's.
@@ -24,6 +24,7 @@ from attrs import evolve
 from ._docstrings import docstring_params, docstring_summary
 from ._errors import ConfigurationError
 from ._protocols._schema import plain_schema
+from ._pydantic import field_description, is_pydantic_model, model_fields_of, model_type
 from ._type_classes import (
     Type,
     TypeArray,
@@ -122,14 +123,26 @@ def type_object(_description: str | None = None, /, **properties: Any) -> TypeOb
 
 
 def type_from_schema(
-    text: str | Mapping[str, Any] | None = None, path: str | os.PathLike[str] | None = None
+    text: str | Mapping[str, Any] | type | None = None,
+    path: str | os.PathLike[str] | None = None,
 ) -> TypeJsonSchema:
     """A type from a JSON schema given as JSON text (or a dict), or in a file.
 
     (R: ``type_from_schema()``.) Give exactly one of ``text`` and ``path``.
+    ``text`` may also be a pydantic model class: its JSON schema, references
+    inlined (answers then come back as dicts; give the model itself to
+    ``chat_structured()`` for model instances).
     """
     if (text is None) == (path is None):
         raise ConfigurationError("type_from_schema() needs exactly one of text= and path=.")
+    if is_pydantic_model(text):
+        return TypeJsonSchema(plain_schema(model_type(text)))  # type: ignore[arg-type]
+    if isinstance(text, type):
+        raise ConfigurationError(
+            f"type_from_schema() takes JSON schema text, a dict or a pydantic model, not the "
+            f"class {text.__name__}; give a Python class to chat_structured(), type_array() or "
+            "type_object() as it is."
+        )
     if path is not None:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -259,7 +272,10 @@ def fields_of(cls: type) -> list[tuple[str, Any, bool]]:
     """(name, annotation, required) for each field of a dataclass, attrs class or TypedDict.
 
     ``required`` is False for a field with a default (or a ``NotRequired`` key).
+    A pydantic model's fields are named by their aliases, as in its schema.
     """
+    if is_pydantic_model(cls):
+        return model_fields_of(cls)
     hints = _type_hints(cls)
     if _is_typeddict(cls):
         required_keys = getattr(cls, "__required_keys__", frozenset(hints))
@@ -297,6 +313,7 @@ def _annotation_type(annotation: Any, seen: frozenset[Any], what: str) -> Type:
     if origin is typing.Annotated:
         inner = _annotation_type(args[0], seen, what)
         description = next((a for a in args[1:] if isinstance(a, str)), None)
+        description = description or field_description(args[1:])
         explicit = next((a for a in args[1:] if isinstance(a, Type)), None)
         if explicit is not None:
             inner = explicit
@@ -338,6 +355,8 @@ def _annotation_type(annotation: Any, seen: frozenset[Any], what: str) -> Type:
         return TypeArray(_annotation_type(args[0], seen, what))
     if annotation in (list, tuple, set, frozenset):
         raise ConfigurationError(f"{what}: say what the items are, e.g. list[str].")
+    if is_pydantic_model(annotation):
+        return model_type(annotation)
     if _is_dataclass(annotation) or _is_attrs(annotation) or _is_typeddict(annotation):
         return _object_type(annotation, seen)
     if annotation is Any or annotation is _MISSING:
@@ -348,8 +367,8 @@ def _annotation_type(annotation: Any, seen: frozenset[Any], what: str) -> Type:
     name = getattr(annotation, "__name__", None) or repr(annotation)
     raise ConfigurationError(
         f"{what}: cannot describe {name} to a model; use bool, int, float, str, Literal, an "
-        "Enum, list[...], a dataclass, an attrs class or a TypedDict, or give the type with "
-        "type_*()."
+        "Enum, list[...], a dataclass, an attrs class, a TypedDict or a pydantic model, or give "
+        "the type with type_*()."
     )
 
 
@@ -372,9 +391,9 @@ def as_type(x: Any, *, what: str = "type") -> Type:
 
     Python annotations: ``bool``, ``int``, ``float``, ``str``,
     ``Literal[...]``, an ``Enum``, ``list[X]``, ``X | None``,
-    ``Annotated[X, "description"]``, a dataclass, an attrs class or a
-    ``TypedDict`` (fields with defaults, and ``NotRequired`` keys, are not
-    required).
+    ``Annotated[X, "description"]`` (or a pydantic ``Field(description=...)``),
+    a dataclass, an attrs class, a ``TypedDict`` or a pydantic model (fields
+    with defaults, and ``NotRequired`` keys, are not required).
     """
     if isinstance(x, Type):
         return x

@@ -25,6 +25,11 @@ third party builds on exactly what they build on::
     def ellmer_py_register_providers(register):
         register(ProviderSpec(name="example", chat_function=chat_example, ...))
 
+A ``models_<name>()`` builds on ``list_model_rows()`` (one GET, or every
+page, of a model list), ``model_list_headers()``, ``unix_time()``,
+``newest_first()`` and ``price_columns()``, and is registered as
+``ProviderSpec(models_function=...)`` so ``Provider.list_models()`` finds it.
+
 Importing this module loads pluggy (for ``hookimpl``); ``import ellmer_py``
 does not import it. The protocol classes and the AWS credential chain load
 when first named, so a provider pays only for the protocol it speaks.
@@ -53,6 +58,14 @@ from ._errors import (
     MissingCredentialsError,
 )
 from ._hookspecs import hookimpl
+from ._models_list import (
+    list_model_rows,
+    model_list_headers,
+    model_rows,
+    newest_first,
+    price_columns,
+    unix_time,
+)
 from ._params import Params
 from ._protocols import Auth, StreamDecoder, WireProtocol, WireRequest
 from ._provider import ModelLimitation, Provider
@@ -142,9 +155,15 @@ __all__ = [
     "env_credentials",
     "env_setting",
     "hookimpl",
+    "list_model_rows",
+    "model_list_headers",
+    "model_rows",
+    "newest_first",
+    "price_columns",
     "reject_api_key",
     "require_model",
     "resolve_region",
     "token_cost",
+    "unix_time",
     "with_defaults",
 ]

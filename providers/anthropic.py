@@ -21,13 +21,13 @@ from ellmer_py.plugin import (
     ProviderSpec,
     SystemPromptFallback,
     ToolBuiltIn,
-    Transport,
-    as_credentials,
-    auth_headers,
     build_chat,
     default_model,
     env_credentials,
     hookimpl,
+    list_model_rows,
+    model_list_headers,
+    price_columns,
     reject_api_key,
     token_cost,
 )
@@ -263,36 +263,33 @@ def models_anthropic(
     Every page of ``GET models`` is read. Prices come from :data:`PRICES`.
     """
     reject_api_key("models_anthropic", api_key, env=ENV)
-    creds = as_credentials("models_anthropic", _credentials(), credentials, env=ENV)
-    headers = {"anthropic-version": "2023-06-01", **dict(api_headers or {})}
-    headers.update(auth_headers(creds(), "x-api-key", ""))
-    transport = Transport("Anthropic", max_tries=max_tries, timeout_s=timeout_s)
-    rows: list[Mapping[str, Any]] = []
-    url = base_url.rstrip("/") + "/models?limit=1000"
-    try:
-        for _ in range(1000):  # pages; a server that never says it is done stops here
-            doc = transport.request_json("GET", url, headers=headers)
-            data = doc.get("data") if isinstance(doc, Mapping) else None
-            page = [d for d in data if isinstance(d, Mapping)] if isinstance(data, list) else []
-            rows.extend(page)
-            last = doc.get("last_id") if isinstance(doc, Mapping) else None
-            if not (isinstance(doc, Mapping) and doc.get("has_more")) or not last or not page:
-                break
-            url = base_url.rstrip("/") + f"/models?limit=1000&after_id={last}"
-    finally:
-        transport.close()
+    headers = model_list_headers(
+        "models_anthropic",
+        _credentials(),
+        credentials,
+        {"anthropic-version": "2023-06-01", **dict(api_headers or {})},
+        env=ENV,
+        header="x-api-key",
+        prefix="",
+    )
+    root = base_url.rstrip("/") + "/models?limit=1000"
+
+    def next_page(doc: Mapping[str, Any], page: list[Mapping[str, Any]]) -> str | None:
+        last = doc.get("last_id")
+        return f"{root}&after_id={last}" if doc.get("has_more") and last else None
+
+    rows = list_model_rows(
+        "Anthropic", root, headers, next_page=next_page, max_tries=max_tries, timeout_s=timeout_s
+    )
     models = []
     for row in rows:
         model_id = str(row.get("id", ""))
-        price = price_of(model_id)
         models.append(
             AnthropicModel(
                 id=model_id,
                 name=str(row.get("display_name") or model_id),
                 created_at=str(row.get("created_at") or ""),
-                input_price=price.input if price else None,
-                output_price=price.output if price else None,
-                cached_input_price=price.cached_input if price else None,
+                **price_columns(price_of(model_id)),
             )
         )
     return sorted(models, key=lambda m: m.created_at, reverse=True)
@@ -315,6 +312,7 @@ SPEC = ProviderSpec(
     credential_env=ENV,
     description="Anthropic (api.anthropic.com), Messages API.",
     conformance_kwargs=_conformance_kwargs,
+    models_function=models_anthropic,
 )
 CLAUDE_SPEC = ProviderSpec(
     name="claude",
@@ -326,6 +324,7 @@ CLAUDE_SPEC = ProviderSpec(
     credential_env=ENV,
     description="Alias of anthropic (R: chat_claude()).",
     conformance_kwargs=_conformance_kwargs,
+    models_function=models_claude,
 )
 
 

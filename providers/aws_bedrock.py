@@ -23,12 +23,12 @@ from ellmer_py.plugin import (
     ProviderSpec,
     SigV4Auth,
     SystemPromptFallback,
-    Transport,
     aws_credentials,
     build_chat,
     default_model,
     env_credentials,
     hookimpl,
+    list_model_rows,
     resolve_region,
 )
 
@@ -113,10 +113,18 @@ def _region(function: str, profile: str | None, base_url: str | None) -> str:
 
 def _default_credentials(profile: str | None) -> Callable[[], AwsCredentialValue]:
     """R's order: a Bedrock API key (bearer), then IAM credentials from AWS's chain."""
-    bearer = env_credentials("AWS/Bedrock", BEARER_ENV)
-    chain = AwsCredentialChain(profile)
+    return _DefaultCredentials(
+        env_credentials("AWS/Bedrock", BEARER_ENV), AwsCredentialChain(profile)
+    )
 
-    def read() -> AwsCredentialValue:
+
+@frozen
+class _DefaultCredentials:  # an object, not a closure, so that a chat pickles
+    bearer: Callable[[], AwsCredentialValue]
+    chain: AwsCredentialChain
+
+    def __call__(self) -> AwsCredentialValue:
+        bearer, chain = self.bearer, self.chain
         if any(os.environ.get(name, "").strip() for name in BEARER_ENV):
             return bearer()
         try:
@@ -126,8 +134,6 @@ def _default_credentials(profile: str | None) -> Callable[[], AwsCredentialValue
                 f"No AWS/Bedrock credentials found: set {BEARER_ENV[0]} or {BEARER_ENV[1]} "
                 f"(a Bedrock API key), or IAM credentials. {exc}"
             ) from None
-
-    return read
 
 
 def chat_aws_bedrock(
@@ -207,13 +213,15 @@ def models_aws_bedrock(
     base_url: str | None = None,
     *,
     credentials: Callable[[], AwsCredentialValue] | None = None,
+    api_headers: Mapping[str, str] | None = None,
     max_tries: int | None = None,
     timeout_s: float | None = None,
 ) -> list[BedrockModel]:
     """The foundation models, from the control plane's ``GET foundation-models`` (R's).
 
-    The endpoint is ``https://bedrock.{region}.amazonaws.com``; the request
-    is signed as chat requests are.
+    The endpoint is ``https://bedrock.{region}.amazonaws.com``; as in R, a
+    ``base_url`` of the runtime (``bedrock-runtime``, a chat's) is turned
+    into it. The request is signed as chat requests are.
     """
     function = "models_aws_bedrock"
     region = _region(function, profile, base_url)
@@ -224,25 +232,29 @@ def models_aws_bedrock(
             dualstack=_flag("AWS_USE_DUALSTACK_ENDPOINT"),
             service="bedrock",
         )
+    # R: ListFoundationModels is on the control plane (bedrock.*), not the runtime
+    base_url = base_url.replace("bedrock-runtime", "bedrock", 1)
     creds = aws_credentials(function, _default_credentials(profile), credentials)
     url = base_url.rstrip("/") + "/foundation-models"
     auth = SigV4Auth(creds, region=region, service=SIGNING_SERVICE)
-    headers = {"Accept": "application/json"}
+    headers = {**dict(api_headers or {}), "Accept": "application/json"}
     headers.update(auth.apply("GET", url, headers, b""))
-    transport = Transport("AWS/Bedrock", max_tries=max_tries, timeout_s=timeout_s)
-    try:
-        doc = transport.request_json("GET", url, headers=headers)
-    finally:
-        transport.close()
-    rows = doc.get("modelSummaries") if isinstance(doc, Mapping) else None
+    rows = list_model_rows(
+        "AWS/Bedrock",
+        url,
+        headers,
+        key="modelSummaries",
+        max_tries=max_tries,
+        timeout_s=timeout_s,
+    )
     models = [
         BedrockModel(
             id=str(row.get("modelId", "")),
             name=str(row.get("modelName", "")),
             provider=str(row.get("providerName", "")),
         )
-        for row in (rows if isinstance(rows, list) else [])
-        if isinstance(row, Mapping) and row.get("modelId")
+        for row in rows
+        if row.get("modelId")
     ]
     return sorted(models, key=lambda m: m.id)
 
@@ -260,6 +272,7 @@ SPEC = ProviderSpec(
     credential_env=BEARER_ENV,
     description="AWS Bedrock (Converse API), SigV4 or a Bedrock API key.",
     conformance_kwargs=_conformance_kwargs,
+    models_function=models_aws_bedrock,
 )
 ALIAS_SPEC = ProviderSpec(
     name="bedrock",
@@ -270,6 +283,7 @@ ALIAS_SPEC = ProviderSpec(
     credential_env=BEARER_ENV,
     description="Alias of aws_bedrock.",
     conformance_kwargs=_conformance_kwargs,
+    models_function=models_aws_bedrock,
 )
 
 

@@ -12,19 +12,17 @@ from ellmer_py.plugin import (
     ChatArgs,
     CredentialValue,
     Echo,
-    MalformedResponseError,
     ModelLimitation,
     OpenAIChat,
     Params,
     ProviderSpec,
     SystemPromptFallback,
-    Transport,
-    as_credentials,
-    auth_headers,
     build_chat,
     default_model,
     env_credentials,
     hookimpl,
+    list_model_rows,
+    model_list_headers,
     reject_api_key,
 )
 
@@ -137,28 +135,25 @@ def models_deepseek(
     columns) the records carry none.
     """
     reject_api_key("models_deepseek", api_key, env=ENV)
-    creds = as_credentials("models_deepseek", _credentials(), credentials, env=ENV)
-    headers = dict(api_headers or {})
-    headers.update(auth_headers(creds()))
-    transport = Transport("DeepSeek", max_tries=max_tries, timeout_s=timeout_s)
-    try:
-        doc = transport.request_json("GET", base_url.rstrip("/") + "/models", headers=headers)
-    finally:
-        transport.close()
-    data = doc.get("data") if isinstance(doc, Mapping) else None
-    if not isinstance(data, list):
-        raise MalformedResponseError(
-            f"DeepSeek: the model list has no 'data' array; is base_url the API root "
-            f"({DEFAULT_BASE_URL})?",
-            provider="DeepSeek",
-        )
+    headers = model_list_headers(
+        "models_deepseek", _credentials(), credentials, api_headers, env=ENV
+    )
+    url = base_url.rstrip("/") + "/models"
+    rows = list_model_rows(
+        "DeepSeek",
+        url,
+        headers,
+        expected=f"the API root ({DEFAULT_BASE_URL})",
+        max_tries=max_tries,
+        timeout_s=timeout_s,
+    )
     return [
         DeepSeekModel(
             id=row["id"],
             owned_by=row["owned_by"] if isinstance(row.get("owned_by"), str) else "",
         )
-        for row in data
-        if isinstance(row, Mapping) and isinstance(row.get("id"), str)
+        for row in rows
+        if isinstance(row.get("id"), str)
     ]
 
 
@@ -172,6 +167,7 @@ SPEC = ProviderSpec(
     credential_env=ENV,
     limitations=LIMITATIONS,
     description="DeepSeek (api.deepseek.com), OpenAI-compatible; text only.",
+    models_function=models_deepseek,
 )
 
 

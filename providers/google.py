@@ -7,7 +7,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from attrs import frozen
 
@@ -25,13 +25,13 @@ from ellmer_py.plugin import (
     ProviderSpec,
     SystemPromptFallback,
     ToolBuiltIn,
-    Transport,
-    as_credentials,
-    auth_headers,
     build_chat,
     default_model,
     env_credentials,
     hookimpl,
+    list_model_rows,
+    model_list_headers,
+    price_columns,
     reject_api_key,
 )
 
@@ -176,6 +176,13 @@ class GoogleDefaultCredentials:
 
     def __repr__(self) -> str:
         return f"GoogleDefaultCredentials(scope={self._scope!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The scope only: a pickled chat finds the credentials again where it runs."""
+        return {"_function": self._function, "_scope": self._scope}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["_function"], state["_scope"])  # type: ignore[misc]
 
     def _load(self) -> Any:
         try:
@@ -361,9 +368,15 @@ def models_google_gemini(
     Every page of ``GET models`` is read. Prices come from :data:`PRICES`.
     """
     reject_api_key("models_google_gemini", api_key, env=ENV)
-    creds = as_credentials("models_google_gemini", _credentials(), credentials, env=ENV)
-    headers = dict(api_headers or {})
-    headers.update(auth_headers(creds(), "x-goog-api-key", ""))
+    headers = model_list_headers(
+        "models_google_gemini",
+        _credentials(),
+        credentials,
+        api_headers,
+        env=ENV,
+        header="x-goog-api-key",
+        prefix="",
+    )
     rows = _pages("Google/Gemini", base_url, "models", headers, max_tries, timeout_s)
     ids = []
     for row in rows:
@@ -371,6 +384,10 @@ def models_google_gemini(
         if isinstance(methods, list) and "generateContent" in methods:
             ids.append(str(row.get("name", "")).removeprefix("models/"))
     return _priced(ids)
+
+
+#: The location and project in a Vertex AI base URL (see :func:`vertex_url`).
+_VERTEX_PLACE = re.compile(r"/projects/([^/]+)/locations/([^/]+)/")
 
 
 def models_google_vertex(
@@ -387,14 +404,21 @@ def models_google_vertex(
 
     Reads ``GET publishers/google/models`` (v1beta1) with the project in
     ``x-goog-user-project``, keeps the models offering
-    ``openGenerationAiStudio`` as R does, every page.
+    ``openGenerationAiStudio`` as R does, every page. A ``base_url`` that
+    names a project and location (a chat's, as R's ``models_list()`` uses
+    it) gives them when they are not passed.
     """
+    found = _VERTEX_PLACE.search(base_url or "")
+    if found is not None:
+        location = location if location is not None else unquote(found.group(2))
+        project_id = project_id if project_id is not None else unquote(found.group(1))
     location, project_id = _vertex_place("models_google_vertex", location, project_id)
-    default = GoogleDefaultCredentials("models_google_vertex")
-    creds = as_credentials("models_google_vertex", default, credentials)
-    headers = dict(api_headers or {})
-    headers["x-goog-user-project"] = project_id
-    headers.update(auth_headers(creds(), "Authorization", "Bearer "))
+    headers = model_list_headers(
+        "models_google_vertex",
+        GoogleDefaultCredentials("models_google_vertex"),
+        credentials,
+        {**dict(api_headers or {}), "x-goog-user-project": project_id},
+    )
     root = base_url or f"{_vertex_host(location)}/v1beta1/publishers/google/"
     rows = _pages("Google/Vertex", root, "publisherModels", headers, max_tries, timeout_s)
     ids = []
@@ -414,38 +438,23 @@ def _pages(
     timeout_s: float | None,
 ) -> list[Mapping[str, Any]]:
     """Every row under ``key`` of ``GET models``, following ``nextPageToken``."""
-    transport = Transport(name, max_tries=max_tries, timeout_s=timeout_s)
     root = base_url.rstrip("/") + "/models?pageSize=1000"
-    rows: list[Mapping[str, Any]] = []
-    url = root
-    try:
-        for _ in range(1000):  # pages; a server that never says it is done stops here
-            doc = transport.request_json("GET", url, headers=headers)
-            data = doc.get(key) if isinstance(doc, Mapping) else None
-            page = [d for d in data if isinstance(d, Mapping)] if isinstance(data, list) else []
-            rows.extend(page)
-            token = doc.get("nextPageToken") if isinstance(doc, Mapping) else None
-            if not isinstance(token, str) or not token or not page:
-                break
-            url = f"{root}&pageToken={quote(token, safe='')}"
-    finally:
-        transport.close()
-    return rows
+
+    def next_page(doc: Mapping[str, Any], page: list[Mapping[str, Any]]) -> str | None:
+        token = doc.get("nextPageToken")
+        return (
+            f"{root}&pageToken={quote(token, safe='')}"
+            if isinstance(token, str) and token
+            else None
+        )
+
+    return list_model_rows(
+        name, root, headers, key=key, next_page=next_page, max_tries=max_tries, timeout_s=timeout_s
+    )
 
 
 def _priced(ids: list[str]) -> list[GoogleModel]:
-    models = []
-    for model_id in sorted(ids):
-        price = price_of(model_id)
-        models.append(
-            GoogleModel(
-                id=model_id,
-                input_price=price.input if price else None,
-                output_price=price.output if price else None,
-                cached_input_price=price.cached_input if price else None,
-            )
-        )
-    return models
+    return [GoogleModel(id=i, **price_columns(price_of(i))) for i in sorted(ids)]
 
 
 def _conformance_kwargs(base_url: str) -> Mapping[str, Any]:
@@ -462,6 +471,7 @@ SPEC = ProviderSpec(
     credential_env=ENV,
     description="Google Gemini (generativelanguage.googleapis.com), generateContent.",
     conformance_kwargs=_conformance_kwargs,
+    models_function=models_google_gemini,
 )
 GEMINI_SPEC = ProviderSpec(
     name="gemini",
@@ -473,6 +483,7 @@ GEMINI_SPEC = ProviderSpec(
     credential_env=ENV,
     description="Alias of google_gemini.",
     conformance_kwargs=_conformance_kwargs,
+    models_function=models_google_gemini,
 )
 
 
@@ -487,6 +498,7 @@ VERTEX_SPEC = ProviderSpec(
         "location": "us-central1",
         "project_id": "conformance",
     },
+    models_function=models_google_vertex,
 )
 
 

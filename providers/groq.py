@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 from attrs import frozen
@@ -14,19 +14,18 @@ from ellmer_py.plugin import (
     ChatArgs,
     CredentialValue,
     Echo,
-    MalformedResponseError,
     OpenAIChat,
     Params,
     ProviderSpec,
     SystemPromptFallback,
-    Transport,
-    as_credentials,
-    auth_headers,
     build_chat,
     default_model,
     env_credentials,
     hookimpl,
+    list_model_rows,
+    model_list_headers,
     reject_api_key,
+    unix_time,
 )
 
 __all__ = ["GroqModel", "chat_groq", "models_groq"]
@@ -122,36 +121,26 @@ def models_groq(
     models in Groq's order) and priced from R's table (:data:`PRICES`).
     """
     reject_api_key("models_groq", api_key, env=ENV)
-    creds = as_credentials("models_groq", _credentials(), credentials, env=ENV)
-    headers = dict(api_headers or {})
-    headers.update(auth_headers(creds()))
-    transport = Transport("Groq", max_tries=max_tries, timeout_s=timeout_s)
-    try:
-        doc = transport.request_json("GET", base_url.rstrip("/") + "/models", headers=headers)
-    finally:
-        transport.close()
-    data = doc.get("data") if isinstance(doc, Mapping) else None
-    if not isinstance(data, list):
-        raise MalformedResponseError(
-            f"Groq: the model list has no 'data' array; is base_url the API root "
-            f"({DEFAULT_BASE_URL})?",
-            provider="Groq",
-        )
+    headers = model_list_headers("models_groq", _credentials(), credentials, api_headers, env=ENV)
+    url = base_url.rstrip("/") + "/models"
+    rows = list_model_rows(
+        "Groq",
+        url,
+        headers,
+        expected=f"the API root ({DEFAULT_BASE_URL})",
+        max_tries=max_tries,
+        timeout_s=timeout_s,
+    )
     models = []
-    for row in data:
-        if not isinstance(row, Mapping) or not isinstance(row.get("id"), str):
+    for row in rows:
+        if not isinstance(row.get("id"), str):
             continue
-        created = row.get("created")
         owner = row.get("owned_by")
         price = PRICES.get(row["id"], (None, None, None))
         models.append(
             GroqModel(
                 id=row["id"],
-                created_at=(
-                    datetime.fromtimestamp(created, tz=timezone.utc)
-                    if type(created) is int and 0 <= created < 2**40
-                    else None
-                ),
+                created_at=unix_time(row.get("created")),
                 owned_by=owner if isinstance(owner, str) else "",
                 input_price=price[0],
                 output_price=price[1],
@@ -171,6 +160,7 @@ SPEC = ProviderSpec(
     credential_sources=ENV,
     credential_env=ENV,
     description="Groq (api.groq.com), OpenAI-compatible.",
+    models_function=models_groq,
 )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -21,8 +20,6 @@ from ellmer_py.plugin import (
     Credentials,
     CredentialValue,
     Echo,
-    MalformedResponseError,
-    MissingCredentialsError,
     ModelLimitation,
     OpenAIChat,
     Params,
@@ -30,13 +27,14 @@ from ellmer_py.plugin import (
     Provider,
     ProviderSpec,
     SystemPromptFallback,
-    Transport,
-    as_credentials,
-    auth_headers,
     build_chat,
     default_model,
     env_credentials,
     hookimpl,
+    list_model_rows,
+    model_list_headers,
+    model_rows,
+    newest_first,
     reject_api_key,
 )
 
@@ -250,19 +248,17 @@ def _model(doc: Mapping[str, Any]) -> HuggingFaceModel | None:
     )
 
 
+#: What a base_url that lacks the model list should have been.
+_EXPECTED = f"the router's API root ({DEFAULT_BASE_URL})"
+
+
+def _models(rows: list[Mapping[str, Any]]) -> list[HuggingFaceModel]:
+    return newest_first([m for m in map(_model, rows) if m is not None])
+
+
 def parse_models(doc: Any) -> list[HuggingFaceModel]:
     """The models of a ``GET /models`` answer, newest first (as R's ``models_*()`` sort)."""
-    data = doc.get("data") if isinstance(doc, Mapping) else None
-    if not isinstance(data, list):
-        raise MalformedResponseError(
-            "HuggingFace: the model list has no 'data' array; is base_url the router's "
-            "API root (https://router.huggingface.co/v1)?",
-            provider="HuggingFace",
-        )
-    models = [m for m in (_model(d) for d in data if isinstance(d, Mapping)) if m is not None]
-    oldest = datetime.min.replace(tzinfo=timezone.utc)
-    models.sort(key=lambda m: m.created_at or oldest, reverse=True)
-    return models
+    return _models(model_rows(doc, "HuggingFace", expected=_EXPECTED))
 
 
 def models_huggingface(
@@ -282,16 +278,19 @@ def models_huggingface(
     (found as for ``chat_huggingface()``) is sent when there is one.
     """
     reject_api_key("models_huggingface", api_key, env=ENV)
-    creds = as_credentials("models_huggingface", _default_credentials(), credentials, env=ENV)
-    headers = dict(api_headers or {})
-    with contextlib.suppress(MissingCredentialsError):  # the model list needs no key
-        headers.update(auth_headers(creds()))
-    transport = Transport("HuggingFace", max_tries=max_tries, timeout_s=timeout_s)
-    try:
-        doc = transport.request_json("GET", base_url.rstrip("/") + "/models", headers=headers)
-    finally:
-        transport.close()
-    return parse_models(doc)
+    headers = model_list_headers(
+        "models_huggingface",
+        _default_credentials(),
+        credentials,
+        api_headers,
+        env=ENV,
+        public=True,  # the model list needs no key
+    )
+    url = base_url.rstrip("/") + "/models"
+    rows = list_model_rows(
+        "HuggingFace", url, headers, expected=_EXPECTED, max_tries=max_tries, timeout_s=timeout_s
+    )
+    return _models(rows)
 
 
 class RouterPrices:
@@ -306,6 +305,13 @@ class RouterPrices:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._table: dict[tuple[str, str], Price] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The prices read so far, without the lock (a chat pickles)."""
+        return {"_table": self._table}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
 
     def price(self, provider: Provider, headers: Mapping[str, str]) -> Price | None:
         """The price of ``provider.model`` as served by the upstream provider in ``headers``."""
@@ -344,6 +350,7 @@ SPEC = ProviderSpec(
     credential_env=ENV,
     limitations=LIMITATIONS,
     description="Hugging Face Inference Providers (router.huggingface.co), OpenAI-compatible.",
+    models_function=models_huggingface,
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from attrs import frozen
@@ -13,19 +13,18 @@ from ellmer_py.plugin import (
     ChatArgs,
     CredentialValue,
     Echo,
-    MalformedResponseError,
     OpenAIChat,
     Params,
     ProviderSpec,
     SystemPromptFallback,
-    Transport,
-    as_credentials,
-    auth_headers,
     build_chat,
     default_model,
     env_credentials,
     hookimpl,
+    list_model_rows,
+    model_list_headers,
     reject_api_key,
+    unix_time,
 )
 
 __all__ = ["MistralModel", "chat_mistral", "models_mistral"]
@@ -180,37 +179,29 @@ def models_mistral(
     and ``credentials`` and ``base_url`` are taken as by ``chat_mistral()``.
     """
     reject_api_key("models_mistral", api_key, env=ENV)
-    creds = as_credentials("models_mistral", _credentials(), credentials, env=ENV)
-    headers = dict(api_headers or {})
-    headers.update(auth_headers(creds()))
-    transport = Transport("Mistral", max_tries=max_tries, timeout_s=timeout_s)
-    try:
-        doc = transport.request_json("GET", base_url.rstrip("/") + "/models", headers=headers)
-    finally:
-        transport.close()
-    data = doc.get("data") if isinstance(doc, Mapping) else None
-    if not isinstance(data, list):
-        raise MalformedResponseError(
-            f"Mistral: the model list has no 'data' array; is base_url the API root "
-            f"({DEFAULT_BASE_URL})?",
-            provider="Mistral",
-        )
+    headers = model_list_headers(
+        "models_mistral", _credentials(), credentials, api_headers, env=ENV
+    )
+    url = base_url.rstrip("/") + "/models"
+    rows = list_model_rows(
+        "Mistral",
+        url,
+        headers,
+        expected=f"the API root ({DEFAULT_BASE_URL})",
+        max_tries=max_tries,
+        timeout_s=timeout_s,
+    )
     models = []
-    for row in data:
-        if not isinstance(row, Mapping) or not isinstance(row.get("id"), str):
+    for row in rows:
+        if not isinstance(row.get("id"), str):
             continue
-        created = row.get("created")
         name = row.get("name")
         price = PRICES.get(row["id"], (None, None, None))
         models.append(
             MistralModel(
                 id=row["id"],
                 name=name if isinstance(name, str) else None,
-                created_at=(
-                    datetime.fromtimestamp(created, tz=timezone.utc)
-                    if type(created) is int and 0 <= created < 2**40
-                    else None
-                ),
+                created_at=unix_time(row.get("created")),
                 input_price=price[0],
                 output_price=price[1],
                 cached_input_price=price[2],
@@ -228,6 +219,7 @@ SPEC = ProviderSpec(
     credential_sources=ENV,
     credential_env=ENV,
     description="Mistral La Plateforme (api.mistral.ai), OpenAI-compatible.",
+    models_function=models_mistral,
 )
 
 

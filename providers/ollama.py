@@ -7,7 +7,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from attrs import frozen
@@ -17,16 +17,16 @@ from ellmer_py.plugin import (
     ChatArgs,
     CredentialValue,
     Echo,
-    MalformedResponseError,
     OpenAIChat,
     Params,
     ProviderSpec,
     SystemPromptFallback,
     Transport,
-    as_credentials,
-    auth_headers,
     build_chat,
     hookimpl,
+    list_model_rows,
+    model_list_headers,
+    newest_first,
     reject_api_key,
     require_model,
 )
@@ -197,26 +197,26 @@ def models_ollama(
     ``http://localhost:11434`` (R's default is always the latter). No key
     is needed; behind a proxy, ``OLLAMA_API_KEY`` or ``credentials`` gives one.
     """
-    creds = as_credentials("models_ollama", _ollama_key, credentials, env=(KEY_ENV,))
+    headers = model_list_headers(
+        "models_ollama", _ollama_key, credentials, api_headers, env=(KEY_ENV,)
+    )
     if base_url is None:
         base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
     root = base_url.rstrip("/")
     root = root[: -len("/v1")] if root.endswith("/v1") else root
-    headers = dict(api_headers or {})
-    headers.update(auth_headers(creds()))
     transport = Transport("Ollama", max_tries=max_tries, timeout_s=timeout_s)
     try:
-        doc = transport.request_json("GET", root + "/api/tags", headers=headers)
-        found = doc.get("models") if isinstance(doc, Mapping) else None
-        if not isinstance(found, list):
-            raise MalformedResponseError(
-                "Ollama: the answer of GET api/tags has no 'models' array; is base_url "
-                f"an Ollama server (such as {DEFAULT_BASE_URL})?",
-                provider="Ollama",
-            )
+        rows = list_model_rows(
+            "Ollama",
+            root + "/api/tags",
+            headers,
+            key="models",
+            expected=f"an Ollama server (such as {DEFAULT_BASE_URL})",
+            transport=transport,
+        )
         models = []
-        for row in found:
-            name = row.get("name") if isinstance(row, Mapping) else None
+        for row in rows:
+            name = row.get("name")
             if not isinstance(name, str) or not name:
                 continue
             name = name.removesuffix(":latest")
@@ -234,9 +234,7 @@ def models_ollama(
             )
     finally:
         transport.close()
-    oldest = datetime.min.replace(tzinfo=timezone.utc)
-    models.sort(key=lambda m: m.created_at or oldest, reverse=True)
-    return models
+    return newest_first(models)
 
 
 SPEC = ProviderSpec(
@@ -248,6 +246,7 @@ SPEC = ProviderSpec(
     credential_env=(),
     conformance_kwargs=lambda base_url: {"base_url": base_url, "model": "test-model"},
     description="A local Ollama server (localhost:11434), no key; model= required.",
+    models_function=models_ollama,
 )
 
 

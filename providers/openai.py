@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from attrs import frozen
@@ -22,15 +22,17 @@ from ellmer_py.plugin import (
     ProviderSpec,
     SystemPromptFallback,
     ToolBuiltIn,
-    Transport,
-    as_credentials,
-    auth_headers,
     build_chat,
     default_model,
     env_credentials,
     hookimpl,
+    list_model_rows,
+    model_list_headers,
+    newest_first,
+    price_columns,
     reject_api_key,
     token_cost,
+    unix_time,
 )
 
 __all__ = [
@@ -233,12 +235,6 @@ class OpenAIModel:
     cached_input_price: float | None = None
 
 
-def _created(value: Any) -> datetime | None:
-    if type(value) is int and 0 <= value < 2**40:
-        return datetime.fromtimestamp(value, tz=timezone.utc)
-    return None
-
-
 def models_openai(
     base_url: str = DEFAULT_BASE_URL,
     api_key: str | None = None,
@@ -253,34 +249,20 @@ def models_openai(
     From ``GET models``; prices (standard tier) come from :data:`LIST_PRICES`.
     """
     reject_api_key("models_openai", api_key, env=ENV)
-    creds = as_credentials("models_openai", _credentials(), credentials, env=ENV)
-    headers = dict(api_headers or {})
-    headers.update(auth_headers(creds()))
-    transport = Transport("OpenAI", max_tries=max_tries, timeout_s=timeout_s)
-    try:
-        doc = transport.request_json("GET", base_url.rstrip("/") + "/models", headers=headers)
-    finally:
-        transport.close()
-    data = doc.get("data") if isinstance(doc, Mapping) else None
-    models = []
-    for row in data if isinstance(data, list) else []:
-        if not isinstance(row, Mapping) or not isinstance(row.get("id"), str):
-            continue
-        price = price_of(row["id"])
-        owner = row.get("owned_by")
-        models.append(
-            OpenAIModel(
-                id=row["id"],
-                created_at=_created(row.get("created")),
-                owned_by=owner if isinstance(owner, str) else "",
-                input_price=price.input if price else None,
-                output_price=price.output if price else None,
-                cached_input_price=price.cached_input if price else None,
-            )
+    headers = model_list_headers("models_openai", _credentials(), credentials, api_headers, env=ENV)
+    url = base_url.rstrip("/") + "/models"
+    rows = list_model_rows("OpenAI", url, headers, max_tries=max_tries, timeout_s=timeout_s)
+    models = [
+        OpenAIModel(
+            id=row["id"],
+            created_at=unix_time(row.get("created")),
+            owned_by=row["owned_by"] if isinstance(row.get("owned_by"), str) else "",
+            **price_columns(price_of(row["id"])),
         )
-    oldest = datetime.min.replace(tzinfo=timezone.utc)
-    models.sort(key=lambda m: m.created_at or oldest, reverse=True)
-    return models
+        for row in rows
+        if isinstance(row.get("id"), str)
+    ]
+    return newest_first(models)
 
 
 def _conformance_kwargs(base_url: str) -> Mapping[str, Any]:
@@ -297,6 +279,7 @@ SPEC = ProviderSpec(
     credential_env=ENV,
     description="OpenAI (api.openai.com), Responses API.",
     conformance_kwargs=_conformance_kwargs,
+    models_function=models_openai,
 )
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -15,20 +14,19 @@ from ellmer_py.plugin import (
     ChatArgs,
     CredentialValue,
     Echo,
-    MalformedResponseError,
-    MissingCredentialsError,
     OpenAIChat,
     Params,
     ProviderSpec,
     SystemPromptFallback,
-    Transport,
-    as_credentials,
-    auth_headers,
     build_chat,
     default_model,
     env_credentials,
     hookimpl,
+    list_model_rows,
+    model_list_headers,
+    newest_first,
     reject_api_key,
+    unix_time,
     with_defaults,
 )
 
@@ -150,27 +148,27 @@ def models_openrouter(
     OpenRouter's own.
     """
     reject_api_key("models_openrouter", api_key, env=ENV)
-    creds = as_credentials("models_openrouter", _credentials(), credentials, env=ENV)
-    headers = with_defaults(APP_HEADERS, api_headers)
-    with contextlib.suppress(MissingCredentialsError):  # the model list needs no key
-        headers.update(auth_headers(creds()))
-    transport = Transport("OpenRouter", max_tries=max_tries, timeout_s=timeout_s)
-    try:
-        doc = transport.request_json("GET", base_url.rstrip("/") + "/models", headers=headers)
-    finally:
-        transport.close()
-    data = doc.get("data") if isinstance(doc, Mapping) else None
-    if not isinstance(data, list):
-        raise MalformedResponseError(
-            f"OpenRouter: the model list has no 'data' array; is base_url the API root "
-            f"({DEFAULT_BASE_URL})?",
-            provider="OpenRouter",
-        )
+    headers = model_list_headers(
+        "models_openrouter",
+        _credentials(),
+        credentials,
+        with_defaults(APP_HEADERS, api_headers),
+        env=ENV,
+        public=True,  # the model list needs no key
+    )
+    url = base_url.rstrip("/") + "/models"
+    rows = list_model_rows(
+        "OpenRouter",
+        url,
+        headers,
+        expected=f"the API root ({DEFAULT_BASE_URL})",
+        max_tries=max_tries,
+        timeout_s=timeout_s,
+    )
     models = []
-    for row in data:
-        if not isinstance(row, Mapping) or not isinstance(row.get("id"), str):
+    for row in rows:
+        if not isinstance(row.get("id"), str):
             continue
-        created = row.get("created")
         name = row.get("name")
         context = row.get("context_length")
         pricing = row.get("pricing")
@@ -179,20 +177,14 @@ def models_openrouter(
             OpenRouterModel(
                 id=row["id"],
                 name=name if isinstance(name, str) else None,
-                created_at=(
-                    datetime.fromtimestamp(created, tz=timezone.utc)
-                    if type(created) is int and 0 <= created < 2**40
-                    else None
-                ),
+                created_at=unix_time(row.get("created")),
                 context_length=context if type(context) is int else None,
                 input_price=_per_million(pricing, "prompt"),
                 output_price=_per_million(pricing, "completion"),
                 cached_input_price=_per_million(pricing, "input_cache_read"),
             )
         )
-    oldest = datetime.min.replace(tzinfo=timezone.utc)
-    models.sort(key=lambda m: m.created_at or oldest, reverse=True)
-    return models
+    return newest_first(models)
 
 
 SPEC = ProviderSpec(
@@ -204,6 +196,7 @@ SPEC = ProviderSpec(
     credential_sources=ENV,
     credential_env=ENV,
     description="OpenRouter (openrouter.ai), one key for many models, OpenAI-compatible.",
+    models_function=models_openrouter,
 )
 
 

@@ -16,17 +16,15 @@ from ellmer_py.plugin import (
     ConfigurationError,
     CredentialValue,
     Echo,
-    MalformedResponseError,
     OpenAIChat,
     Params,
     ProviderSpec,
     SystemPromptFallback,
-    Transport,
-    as_credentials,
-    auth_headers,
     build_chat,
     env_credentials,
     hookimpl,
+    list_model_rows,
+    model_list_headers,
     reject_api_key,
     require_model,
 )
@@ -133,42 +131,39 @@ def models_portkey(
     ``api_headers`` may add Portkey's headers, such as ``x-portkey-provider``.
     """
     reject_api_key("models_portkey", api_key, env=ENV)
-    creds = as_credentials("models_portkey", _credentials(), credentials, env=ENV)
-    headers = dict(api_headers or {})
-    headers.update(auth_headers(creds(), AUTH_HEADER, ""))
+    headers = model_list_headers(
+        "models_portkey",
+        _credentials(),
+        credentials,
+        api_headers,
+        env=ENV,
+        header=AUTH_HEADER,
+        prefix="",
+    )
     root = base_url.rstrip("/") + "/models"
-    models: list[PortkeyModel] = []
-    seen: set[str] = set()
-    transport = Transport("PortkeyAI", max_tries=max_tries, timeout_s=timeout_s)
-    try:
-        url = root
-        for _ in range(1000):  # pages; a server that never says it is done stops here
-            doc = transport.request_json("GET", url, headers=headers)
-            data = doc.get("data") if isinstance(doc, Mapping) else None
-            if not isinstance(data, list):
-                raise MalformedResponseError(
-                    f"PortkeyAI: the model list has no 'data' array; is base_url the API root "
-                    f"({DEFAULT_BASE_URL})?",
-                    provider="PortkeyAI",
-                )
-            page = [
-                PortkeyModel(
-                    id=row["id"], slug=row["slug"] if isinstance(row.get("slug"), str) else None
-                )
-                for row in data
-                if isinstance(row, Mapping)
-                and isinstance(row.get("id"), str)
-                and row["id"] not in seen
-            ]
-            models.extend(page)
-            seen.update(m.id for m in page)
-            total = doc.get("total")
-            if not page or type(total) is not int or len(models) >= total:
-                break
-            url = f"{root}?offset={len(models)}"
-    finally:
-        transport.close()
-    return models
+    seen: dict[str, PortkeyModel] = {}  # by id: a page may repeat what came before
+
+    def next_page(doc: Mapping[str, Any], page: list[Mapping[str, Any]]) -> str | None:
+        before = len(seen)
+        for row in page:
+            if isinstance(row.get("id"), str) and row["id"] not in seen:
+                slug = row["slug"] if isinstance(row.get("slug"), str) else None
+                seen[row["id"]] = PortkeyModel(id=row["id"], slug=slug)
+        total = doc.get("total")
+        if len(seen) == before or type(total) is not int or len(seen) >= total:
+            return None
+        return f"{root}?offset={len(seen)}"
+
+    list_model_rows(
+        "PortkeyAI",
+        root,
+        headers,
+        expected=f"the API root ({DEFAULT_BASE_URL})",
+        next_page=next_page,
+        max_tries=max_tries,
+        timeout_s=timeout_s,
+    )
+    return list(seen.values())
 
 
 SPEC = ProviderSpec(
@@ -183,6 +178,7 @@ SPEC = ProviderSpec(
         "model": "@test-provider/test-model",
     },
     description="PortkeyAI gateway (api.portkey.ai); model= required, as '@provider/model'.",
+    models_function=models_portkey,
 )
 
 

@@ -297,15 +297,17 @@ def test_main_empty_prompt(
     assert capsys.readouterr().err == "ellmer-py: the prompt is empty.\n"
 
 
-def test_main_no_prompt_at_a_terminal(
+def test_main_dash_at_a_terminal(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """'-' asks for piped text (no prompt at all opens the console: test_console.py)."""
+
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
 
     monkeypatch.setattr(sys, "stdin", Terminal())
-    assert main([]) == 2
+    assert main(["-"]) == 2
     assert (
         capsys.readouterr().err == "ellmer-py: give a prompt as an argument or on standard input.\n"
     )

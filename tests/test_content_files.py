@@ -257,6 +257,7 @@ def test_resize_without_pillow_says_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL now raises ImportError
+    monkeypatch.setitem(sys.modules, "PIL.Image", None)  # even once matplotlib loaded it
     path = write(tmp_path, "a.png", PNG)
     for resize in ("low", "high", "100x100"):
         with pytest.raises(ConfigurationError) as info:

@@ -73,10 +73,16 @@ EXPECTED_ALL = [
     "env_credentials",
     "env_setting",
     "hookimpl",
+    "list_model_rows",
+    "model_list_headers",
+    "model_rows",
+    "newest_first",
+    "price_columns",
     "reject_api_key",
     "require_model",
     "resolve_region",
     "token_cost",
+    "unix_time",
     "with_defaults",
 ]
 
@@ -129,6 +135,12 @@ HOME = {
     "WireProtocol": "ellmer_py._protocols",
     "WireRequest": "ellmer_py._protocols",
     "token_cost": "ellmer_py._tokens",
+    "list_model_rows": "ellmer_py._models_list",
+    "model_list_headers": "ellmer_py._models_list",
+    "model_rows": "ellmer_py._models_list",
+    "newest_first": "ellmer_py._models_list",
+    "price_columns": "ellmer_py._models_list",
+    "unix_time": "ellmer_py._models_list",
 }
 
 

@@ -16,8 +16,9 @@ ConfigurationError that says the service is gone.
 
 One module per concern: ``arguments`` (api_args, api_headers),
 ``credentials`` (api_key, credentials), ``limitations``, ``params``,
-``streaming``, ``finish`` (truncation warnings), ``errors``, ``record_replay``, ``tools``, ``structured``,
-``images``, ``asynchronous``; ``retired`` and ``_common`` hold what they share.
+``streaming``, ``finish`` (truncation warnings), ``errors``,
+``record_replay``, ``tools``, ``structured``, ``images``, ``asynchronous``;
+``retired`` and ``_common`` hold what they share.
 """
 
 from __future__ import annotations
