@@ -69,23 +69,28 @@ def make_chat(url: str, echo: str = "output") -> str:
 def test_the_python_prompt_shows_an_echoed_answer_once(srv: FakeServer) -> None:
     srv.enqueue(streamed("ZEBRA-", "one"), streamed("OKAPI-", "two"), answered("IBEX-three"))
     session = PtySession([sys.executable, "-q"], child_env())
+    marks = iter(range(1, 100))
+
+    def run(line: str) -> str:
+        """Type ``line`` at the prompt; what the prompt showed until it was done.
+
+        A printed mark (typed as "MARK" + "n", so only the output holds it
+        whole) ends each step: Python 3.13's prompt redraws the line as it is
+        typed, so the prompt itself is no landmark.
+        """
+        mark = next(marks)
+        session.send(f'{line}\nprint("MARK" + "{mark}")\n')
+        return session.expect(f"MARK{mark}")
+
     try:
         session.expect(">>> ")
-        session.send(make_chat(srv.base_url, "default") + "\n")  # echo defaults to on here
-        session.expect(">>> ")
-        session.send('chat.chat("hi")\n')
-        assert session.expect(">>> ").count("ZEBRA-one") == 1
-        session.send('answer = chat.chat("again")\n')
-        assert session.expect(">>> ").count("OKAPI-two") == 1
-        session.send("answer\n")  # asked for later: shown, as any str
-        assert "'OKAPI-two'" in session.expect(">>> ")
-        session.send("type(answer).__mro__[-2].__name__, answer == 'OKAPI-two'\n")
-        assert "('str', True)" in session.expect(">>> ")
-        session.send('chat.chat("quiet", echo="none")\n')  # not echoed: the prompt shows it
-        quiet = session.expect(">>> ")
+        run(make_chat(srv.base_url, "default"))  # echo defaults to on at a prompt
+        assert run('chat.chat("hi")').count("ZEBRA-one") == 1
+        assert run('answer = chat.chat("again")').count("OKAPI-two") == 1
+        assert "'OKAPI-two'" in run("answer")  # asked for later: shown, as any str
+        assert "('str', True)" in run("type(answer).__mro__[-2].__name__, answer == 'OKAPI-two'")
+        quiet = run('chat.chat("quiet", echo="none")')  # not echoed: the prompt shows it
         assert quiet.count("IBEX-three") == 1, quiet
-        session.send("_\n")  # the last value is still kept in _, as the prompt does
-        assert "'IBEX-three'" in session.expect(">>> ")
         session.send("exit()\n")
         assert session.wait() == 0
     finally:
