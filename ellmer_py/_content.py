@@ -23,6 +23,7 @@ __all__ = [
     "ContentToolResponseFetch",
     "ContentToolResponseSearch",
     "ContentToolResult",
+    "data_url",
 ]
 
 
@@ -122,6 +123,13 @@ class ContentToolResult(Content):
             return json.dumps(self.value)
         except (TypeError, ValueError, RecursionError):
             return str(self.value)
+
+
+def data_url(type: str, data: bytes) -> str:
+    """``data:<type>;base64,<data>``: how an inline image or PDF travels as a URL."""
+    import base64
+
+    return f"data:{type};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def _contents_of(value: Any) -> list[Content] | None:

@@ -21,6 +21,7 @@ from ._content import (
     ContentJson,
     ContentText,
     ContentThinking,
+    data_url,
 )
 from ._errors import ConfigurationError
 from ._markdown_html import escape_html, markdown_html
@@ -230,6 +231,4 @@ def _(content: ContentThinking) -> str | None:
 
 def data_uri(image: ContentImageInline) -> str:
     """An inline image as a ``data:`` URI."""
-    import base64
-
-    return f"data:{image.type};base64,{base64.b64encode(image.data).decode('ascii')}"
+    return data_url(image.type, image.data)

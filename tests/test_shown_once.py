@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import pickle
 import queue
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pty_session import PtySession
+from pty_session import Terminal
 
 from ellmer_py._answer import EchoedText, echoed
 from ellmer_py.conformance.fake_server import FakeServer, Reply, sse_data
@@ -68,7 +67,7 @@ def make_chat(url: str, echo: str = "output") -> str:
 
 def test_the_python_prompt_shows_an_echoed_answer_once(srv: FakeServer) -> None:
     srv.enqueue(streamed("ZEBRA-", "one"), streamed("OKAPI-", "two"), answered("IBEX-three"))
-    session = PtySession([sys.executable, "-q"], child_env())
+    session = Terminal(["-q"], child_env())
     marks = iter(range(1, 100))
 
     def run(line: str) -> str:
@@ -79,7 +78,7 @@ def test_the_python_prompt_shows_an_echoed_answer_once(srv: FakeServer) -> None:
         typed, so the prompt itself is no landmark.
         """
         mark = next(marks)
-        session.send(f'{line}\nprint("MARK" + "{mark}")\n')
+        session.type(f'{line}\nprint("MARK" + "{mark}")\n')
         return session.expect(f"MARK{mark}")
 
     try:
@@ -91,8 +90,8 @@ def test_the_python_prompt_shows_an_echoed_answer_once(srv: FakeServer) -> None:
         assert "('str', True)" in run("type(answer).__mro__[-2].__name__, answer == 'OKAPI-two'")
         quiet = run('chat.chat("quiet", echo="none")')  # not echoed: the prompt shows it
         assert quiet.count("IBEX-three") == 1, quiet
-        session.send("exit()\n")
-        assert session.wait() == 0
+        session.type("exit()\n")
+        assert session.exit_code() == 0
     finally:
         session.close()
     assert len(srv.requests) == 3

@@ -7,7 +7,6 @@ AssistantTurn. Used by every OpenAI-compatible provider (R:
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from .._content import (
     ContentThinking,
     ContentToolRequest,
     ContentToolResult,
+    data_url,
 )
 from .._errors import MalformedResponseError, StreamErrorEvent
 from .._params import Params, standardise_params
@@ -60,23 +60,19 @@ _FINISH_REASONS = {
 }
 
 
-def _data_url(mime: str, data: bytes) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
 def _content_part(content: Content) -> dict[str, Any]:
     if isinstance(content, ContentText):
         return {"type": "text", "text": content.text}
     if isinstance(content, ContentImageRemote):
         return {"type": "image_url", "image_url": {"url": content.url, "detail": content.detail}}
     if isinstance(content, ContentImageInline):
-        return {"type": "image_url", "image_url": {"url": _data_url(content.type, content.data)}}
+        return {"type": "image_url", "image_url": {"url": data_url(content.type, content.data)}}
     if isinstance(content, ContentPDF):
         return {
             "type": "file",
             "file": {
                 "filename": content.filename,
-                "file_data": _data_url("application/pdf", content.data),
+                "file_data": data_url("application/pdf", content.data),
             },
         }
     if isinstance(content, ContentJson):

@@ -34,6 +34,7 @@ from .._content import (
     ContentToolRequest,
     ContentToolRequestSearch,
     ContentToolResult,
+    data_url,
 )
 from .._errors import ConfigurationError, MalformedResponseError, StreamErrorEvent
 from .._params import Params, standardise_params
@@ -129,10 +130,6 @@ def error_message(error: Any) -> str:
 # -- ellmer -> OpenAI ----------------------------------------------------------------
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
 def _message(role: str, part: dict[str, Any]) -> dict[str, Any]:
     # "type" is optional in OpenAI's input messages (R leaves it out), but
     # llama-server (and servers ported from it) reject an assistant item without it
@@ -166,13 +163,13 @@ def _items(content: Content, role: str) -> list[dict[str, Any]]:
     if isinstance(content, ContentImageRemote):
         return [_message("user", {"type": "input_image", "image_url": content.url})]
     if isinstance(content, ContentImageInline):
-        url = f"data:{content.type};base64,{_b64(content.data)}"
+        url = data_url(content.type, content.data)
         return [_message("user", {"type": "input_image", "image_url": url})]
     if isinstance(content, ContentPDF):
         part = {
             "type": "input_file",
             "filename": content.filename,
-            "file_data": f"data:application/pdf;base64,{_b64(content.data)}",
+            "file_data": data_url("application/pdf", content.data),
         }
         return [_message("user", part)]
     if isinstance(content, ContentToolRequest):
