@@ -76,6 +76,8 @@ from ._tokens import token_usage
 from ._turn import AssistantPartialTurn, AssistantTurn, SystemTurn, Tokens, Turn, UserTurn
 
 if TYPE_CHECKING:
+    from ._batch import batch_chat, batch_chat_completed, batch_chat_structured, batch_chat_text
+    from ._batch_job import BatchError, BatchItemError
     from ._console import live_console
     from ._content_plot import content_image_plot
     from ._display_contents import contents_html, contents_markdown, contents_text
@@ -142,6 +144,8 @@ __all__ = [
     "AuthenticationError",
     "AwsCredentials",
     "BadRequestError",
+    "BatchError",
+    "BatchItemError",
     "Chat",
     "ConfigurationError",
     "ConnectionCutError",
@@ -196,6 +200,10 @@ __all__ = [
     "TypeJsonSchema",
     "TypeObject",
     "UserTurn",
+    "batch_chat",
+    "batch_chat_completed",
+    "batch_chat_structured",
+    "batch_chat_text",
     "chat",
     "chat_anthropic",
     "chat_aws_bedrock",
@@ -336,6 +344,12 @@ _BUILTIN_CONSTRUCTORS = {
 
 #: Tools, schema types and structured output, loaded on first use (they build many classes).
 _LAZY_CORE = {
+    "BatchError": "._batch_job",
+    "BatchItemError": "._batch_job",
+    "batch_chat": "._batch",
+    "batch_chat_completed": "._batch",
+    "batch_chat_structured": "._batch",
+    "batch_chat_text": "._batch",
     "Round": "._rounds",
     "content_image_plot": "._content_plot",
     "contents_html": "._display_contents",

@@ -24,6 +24,7 @@ from ._errors import ConfigurationError
 from ._models_list import list_models_of
 from ._params import Params
 from ._protocols import Auth, WireProtocol
+from ._protocols.batch import BatchApi
 from ._protocols.openai_chat import OpenAIChat
 from ._provider import ModelLimitation, Provider
 from ._tokens import PriceSource
@@ -161,6 +162,7 @@ def build_chat(
     user_agent: str | None = None,
     prices: PriceSource | None = None,
     auth: Auth | None = None,
+    batch: BatchApi | None = None,
 ) -> Chat:
     """The ``Chat`` a ``chat_<name>()`` constructor returns (R: ``Chat$new(provider = ...)``).
 
@@ -174,7 +176,8 @@ def build_chat(
     display name (in errors and ``repr``); ``limitations`` are the models' known limitations,
     ``url_params`` query parameters on every request, ``prices`` where
     answers get their cost; ``auth`` replaces the key-in-a-header scheme
-    (request signing). ``args`` carries the shared arguments at once (see
+    (request signing); ``batch`` is the provider's batch API, for
+    ``batch_chat()``. ``args`` carries the shared arguments at once (see
     :class:`ChatArgs`); a keyword given here wins over it. Reject
     ``api_key=`` with ``reject_api_key()`` before calling this, so that a key
     in code is reported first.
@@ -213,6 +216,7 @@ def build_chat(
         transport=Transport(name, **transport_options),
         prices=prices,
         model_lister=partial(list_models_of, function),
+        batch=batch,
         **extra,
     )
     return Chat(provider, system_prompt, echo, system_prompt_fallback=system_prompt_fallback)

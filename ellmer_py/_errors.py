@@ -37,10 +37,16 @@ credential. The tree (classes defined elsewhere say where)::
     +-- StructuredOutputError (ValueError; _structured): a structured answer
     |   was cut off, is not JSON, or does not fit the type
     +-- ParallelChatError (_parallel): ``on_error="stop"`` and a prompt failed;
-        carries the results so far
+    |   carries the results so far
+    +-- BatchError (_batch_job): a batch job cannot go on (the batch API's
+    |   answers cannot be read, or point at another host)
+    +-- BatchItemError (_batch_job): one prompt of a batch failed; returned in
+        its slot by ``batch_chat()``, not raised
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "AuthenticationError",
@@ -86,6 +92,19 @@ class EllmerError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled whole (to and from worker processes: parallel_chat(executor=)): rebuilt
+        # without __init__, whose keyword arguments a subclass may require, then given
+        # back its attributes.
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
+
+def _rebuild(cls: type[EllmerError], args: tuple[Any, ...]) -> EllmerError:
+    """An unpickled error: its class and args; its attributes come next (``__setstate__``)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    return error
 
 
 class ConfigurationError(EllmerError, ValueError):

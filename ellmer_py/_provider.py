@@ -37,6 +37,7 @@ from ._turn import AssistantTurn, SystemTurn, Turn
 
 if TYPE_CHECKING:
     from ._content import Content
+    from ._protocols.batch import BatchApi
     from ._tools import ToolDef
     from ._types import Type
 
@@ -121,6 +122,8 @@ class Provider:
     auth: Auth = field(eq=False)
     #: Lists the models (ellmer_py._models_list.list_models_of; build_chat sets it).
     model_lister: Callable[[Provider], list[Any]] | None = field(default=None, eq=False)
+    #: The provider's batch API (``batch_chat()``), if it has one.
+    batch: BatchApi | None = field(default=None, eq=False)
     _warned: set[str] = field(factory=set, init=False, eq=False)  # warnings given once
 
     @auth.default

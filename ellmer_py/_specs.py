@@ -13,6 +13,7 @@ from attrs import field, frozen
 
 if TYPE_CHECKING:
     from ._chat import Chat
+    from ._protocols.batch import BatchApi
     from ._provider import ModelLimitation
 
 __all__ = ["ProtocolSpec", "ProviderSpec"]
@@ -58,6 +59,10 @@ class ProviderSpec:
     models_function: Callable[..., Sequence[Any]] | None = field(
         default=None, repr=lambda f: getattr(f, "__name__", repr(f))
     )
+    #: The provider's batch API (a ``BatchApi``, as its ``chat_<name>()`` passes
+    #: to ``build_chat(batch=)``), or None: it names the providers
+    #: ``batch_chat()`` works with and runs the conformance ``batch`` check.
+    batch: BatchApi | None = field(default=None, repr=lambda b: str(getattr(b, "name", None)))
 
 
 @frozen

@@ -25,6 +25,7 @@ __all__ = [
     "PricedModel",
     "account_turn",
     "log_turn",
+    "price_turn",
     "token_cost",
     "token_usage",
     "tokens_by_turn",
@@ -196,11 +197,26 @@ def account_turn(
     """
     if isinstance(turn, AssistantPartialTurn):
         return turn
+    turn = price_turn(provider, turn, headers)
+    log_turn(provider.name, provider.model, turn)
+    return turn
+
+
+def price_turn(
+    provider: PricedModel,
+    turn: AssistantTurn,
+    headers: Mapping[str, str],
+    factor: float = 1.0,
+) -> AssistantTurn:
+    """The turn with ``cost`` set, when its tokens and the model's price are known.
+
+    ``factor`` scales the list price (0.5: a batch API's half price). A turn
+    that already has a cost keeps it. Never raises because of pricing.
+    """
     if turn.cost is None and turn.tokens is not None:
         cost = _cost_of(provider, turn, headers)
         if cost is not None:
-            turn = evolve(turn, cost=cost)
-    log_turn(provider.name, provider.model, turn)
+            turn = evolve(turn, cost=cost * factor)
     return turn
 
 

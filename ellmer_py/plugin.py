@@ -30,6 +30,11 @@ page, of a model list), ``model_list_headers()``, ``unix_time()``,
 ``newest_first()`` and ``price_columns()``, and is registered as
 ``ProviderSpec(models_function=...)`` so ``Provider.list_models()`` finds it.
 
+A provider with a batch API passes a ``BatchApi`` (``OpenAIBatch``,
+``AnthropicBatch``, ``GeminiBatch``, or its own: pure steps that yield
+``BatchCall`` and are sent ``BatchAnswer``) to ``build_chat(batch=)`` and
+names it in ``ProviderSpec(batch=)``; ``batch_chat()`` then works with it.
+
 Importing this module loads pluggy (for ``hookimpl``); ``import ellmer_py``
 does not import it. The protocol classes and the AWS credential chain load
 when first named, so a provider pays only for the protocol it speaks.
@@ -68,6 +73,7 @@ from ._models_list import (
 )
 from ._params import Params
 from ._protocols import Auth, StreamDecoder, WireProtocol, WireRequest
+from ._protocols.batch import BatchAnswer, BatchApi, BatchCall, BatchStatus, ItemResult
 from ._provider import ModelLimitation, Provider
 from ._registry import ProtocolSpec, ProviderSpec
 from ._sigv4 import AwsCredentials
@@ -79,6 +85,9 @@ from ._turn import AssistantTurn
 if TYPE_CHECKING:
     from ._aws_credentials import AwsCredentialChain, resolve_region
     from ._protocols.anthropic import AnthropicMessages
+    from ._protocols.batch_anthropic import AnthropicBatch
+    from ._protocols.batch_gemini import GeminiBatch
+    from ._protocols.batch_openai import OpenAIBatch
     from ._protocols.bedrock import BedrockConverse
     from ._protocols.gemini import GeminiProtocol
     from ._protocols.openai_chat import PARAM_NAMES, OpenAIChat
@@ -86,7 +95,10 @@ if TYPE_CHECKING:
 
 #: Loaded on first use: name -> module.
 _LAZY = {
+    "AnthropicBatch": "._protocols.batch_anthropic",
     "AnthropicMessages": "._protocols.anthropic",
+    "GeminiBatch": "._protocols.batch_gemini",
+    "OpenAIBatch": "._protocols.batch_openai",
     "AwsCredentialChain": "._aws_credentials",
     "BedrockConverse": "._protocols.bedrock",
     "GeminiProtocol": "._protocols.gemini",
@@ -114,12 +126,17 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "PARAM_NAMES",
+    "AnthropicBatch",
     "AnthropicMessages",
     "AssistantTurn",
     "Auth",
     "AwsCredentialChain",
     "AwsCredentialValue",
     "AwsCredentials",
+    "BatchAnswer",
+    "BatchApi",
+    "BatchCall",
+    "BatchStatus",
     "BedrockConverse",
     "Chat",
     "ChatArgs",
@@ -128,10 +145,13 @@ __all__ = [
     "Credentials",
     "DeprecatedArgumentError",
     "Echo",
+    "GeminiBatch",
     "GeminiProtocol",
+    "ItemResult",
     "MalformedResponseError",
     "MissingCredentialsError",
     "ModelLimitation",
+    "OpenAIBatch",
     "OpenAIChat",
     "OpenAIResponses",
     "Params",

@@ -9,6 +9,7 @@ from typing import Any
 from attrs import frozen
 
 from ellmer_py.plugin import (
+    AnthropicBatch,
     AnthropicMessages,
     AssistantTurn,
     Chat,
@@ -45,6 +46,8 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
 DEFAULT_MODEL = "claude-sonnet-5"
+#: Message Batches (R: batch_submit() for ProviderAnthropic).
+BATCH = AnthropicBatch()
 ENV = ("ANTHROPIC_API_KEY",)
 _HINT = " Create a key at https://platform.claude.com/settings/keys."
 
@@ -94,6 +97,7 @@ def chat_anthropic(
         auth_header="x-api-key",
         auth_prefix="",
         prices=AnthropicPrices(cache),
+        batch=BATCH,
     )
 
 
@@ -304,6 +308,7 @@ def _conformance_kwargs(base_url: str) -> Mapping[str, Any]:
 
 SPEC = ProviderSpec(
     name="anthropic",
+    batch=BATCH,
     chat_function=chat_anthropic,
     protocol="anthropic-messages",
     default_base_url=DEFAULT_BASE_URL,
@@ -316,6 +321,7 @@ SPEC = ProviderSpec(
 )
 CLAUDE_SPEC = ProviderSpec(
     name="claude",
+    batch=BATCH,
     chat_function=chat_claude,
     protocol="anthropic-messages",
     default_base_url=DEFAULT_BASE_URL,

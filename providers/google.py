@@ -17,6 +17,7 @@ from ellmer_py.plugin import (
     ConfigurationError,
     CredentialValue,
     Echo,
+    GeminiBatch,
     GeminiProtocol,
     MissingCredentialsError,
     Params,
@@ -95,6 +96,7 @@ def chat_google_gemini(
         auth_header="x-goog-api-key",
         auth_prefix="",
         prices=GeminiPrices(),
+        batch=GeminiBatch(base_url=base_url),
     )
 
 
@@ -463,6 +465,7 @@ def _conformance_kwargs(base_url: str) -> Mapping[str, Any]:
 
 SPEC = ProviderSpec(
     name="google_gemini",
+    batch=GeminiBatch(),
     chat_function=chat_google_gemini,
     protocol="gemini",
     default_base_url=DEFAULT_BASE_URL,
@@ -475,6 +478,7 @@ SPEC = ProviderSpec(
 )
 GEMINI_SPEC = ProviderSpec(
     name="gemini",
+    batch=GeminiBatch(),
     chat_function=chat_google_gemini,
     protocol="gemini",
     default_base_url=DEFAULT_BASE_URL,

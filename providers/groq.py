@@ -14,6 +14,7 @@ from ellmer_py.plugin import (
     ChatArgs,
     CredentialValue,
     Echo,
+    OpenAIBatch,
     OpenAIChat,
     Params,
     ProviderSpec,
@@ -32,6 +33,8 @@ __all__ = ["GroqModel", "chat_groq", "models_groq"]
 
 DEFAULT_BASE_URL = "https://api.groq.com/openai/v1"
 DEFAULT_MODEL = "openai/gpt-oss-20b"
+#: Groq's Batch API, OpenAI's with the chat completions endpoint (R: ProviderGroq).
+BATCH = OpenAIBatch(endpoint="/v1/chat/completions")
 ENV = ("GROQ_API_KEY",)
 _HINT = " Create a key at https://console.groq.com/keys."
 
@@ -71,6 +74,7 @@ def chat_groq(
         base_url=base_url,
         protocol=OpenAIChat(PARAM_NAMES),
         default_credentials=_credentials(),
+        batch=BATCH,
     )
 
 
@@ -153,6 +157,7 @@ def models_groq(
 
 SPEC = ProviderSpec(
     name="groq",
+    batch=BATCH,
     chat_function=chat_groq,
     protocol="openai-chat",
     default_base_url=DEFAULT_BASE_URL,

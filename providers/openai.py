@@ -15,6 +15,7 @@ from ellmer_py.plugin import (
     ChatArgs,
     CredentialValue,
     Echo,
+    OpenAIBatch,
     OpenAIResponses,
     Params,
     Price,
@@ -46,6 +47,8 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-5.6-terra"
+#: The Batch API, for the Responses endpoint (R: batch_submit() for ProviderOpenAI).
+BATCH = OpenAIBatch(endpoint="/v1/responses")
 ENV = ("OPENAI_API_KEY",)
 _HINT = " Create a key at https://platform.openai.com/api-keys."
 
@@ -91,6 +94,7 @@ def chat_openai(
         protocol=protocol,
         default_credentials=_credentials(),
         prices=OpenAIPrices(service_tier),
+        batch=BATCH,
     )
 
 
@@ -271,6 +275,7 @@ def _conformance_kwargs(base_url: str) -> Mapping[str, Any]:
 
 SPEC = ProviderSpec(
     name="openai",
+    batch=BATCH,
     chat_function=chat_openai,
     protocol="openai-responses",
     default_base_url=DEFAULT_BASE_URL,

@@ -108,6 +108,7 @@ def test_the_suite_has_the_checks_the_issue_lists() -> None:
         "structured",
         "images",
         "async",
+        "batch",
     ]
 
 

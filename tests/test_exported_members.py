@@ -22,6 +22,8 @@ PUBLIC = [
     "AuthenticationError",
     "AwsCredentials",
     "BadRequestError",
+    "BatchError",
+    "BatchItemError",
     "Chat",
     "ConfigurationError",
     "ConnectionCutError",
@@ -76,6 +78,10 @@ PUBLIC = [
     "TypeJsonSchema",
     "TypeObject",
     "UserTurn",
+    "batch_chat",
+    "batch_chat_completed",
+    "batch_chat_structured",
+    "batch_chat_text",
     "chat",
     "chat_anthropic",
     "chat_aws_bedrock",
@@ -191,6 +197,12 @@ LAZY |= {"google_tool_web_search", "google_tool_web_fetch"}
 LAZY |= set(PROVIDER_MODULES)
 #: Tools, schema types and structured output build many classes: loaded on first use too.
 LAZY_CORE = {
+    "BatchError": "ellmer_py._batch_job",
+    "BatchItemError": "ellmer_py._batch_job",
+    "batch_chat": "ellmer_py._batch",
+    "batch_chat_completed": "ellmer_py._batch",
+    "batch_chat_structured": "ellmer_py._batch",
+    "batch_chat_text": "ellmer_py._batch",
     "Round": "ellmer_py._rounds",
     "content_image_plot": "ellmer_py._content_plot",
     "contents_html": "ellmer_py._display_contents",
@@ -235,6 +247,8 @@ NOT_API = {"annotations", "TYPE_CHECKING", "Any"}
 ERRORS = [
     "AuthenticationError",
     "BadRequestError",
+    "BatchError",
+    "BatchItemError",
     "ConfigurationError",
     "ConnectionCutError",
     "DeprecatedArgumentError",

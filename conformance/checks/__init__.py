@@ -17,7 +17,8 @@ ConfigurationError that says the service is gone.
 One module per concern: ``arguments`` (api_args, api_headers),
 ``credentials`` (api_key, credentials), ``limitations``, ``params``,
 ``streaming``, ``finish`` (truncation warnings), ``errors``,
-``record_replay``, ``tools``, ``structured``, ``images``, ``asynchronous``;
+``record_replay``, ``tools``, ``structured``, ``images``, ``asynchronous``,
+``batch`` (batch_chat() on the provider's batch API);
 ``retired`` and ``_common`` hold what they share.
 """
 
@@ -27,6 +28,7 @@ from ._common import PROFILE
 from ._common import Check as Check
 from .arguments import check_api_args, check_api_headers
 from .asynchronous import check_async
+from .batch import check_batch
 from .credentials import check_api_key, check_credentials
 from .errors import check_errors
 from .finish import check_finish_reason
@@ -49,6 +51,7 @@ __all__ = [
     "check_api_headers",
     "check_api_key",
     "check_async",
+    "check_batch",
     "check_credentials",
     "check_errors",
     "check_finish_reason",
@@ -81,5 +84,6 @@ CHECKS: dict[str, Check] = {
         check_structured,
         check_images,
         check_async,
+        check_batch,
     )
 }
