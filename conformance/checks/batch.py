@@ -154,7 +154,10 @@ def _split_and_failures(ctx: Context, fake_class: type[BatchFake], folder: Path)
         assert chats is not None and len(chats) == len(_PROMPTS)
         failed = chats[2]
         assert isinstance(failed, BatchItemError), f"the failed prompt's slot holds {failed!r}"
-        assert "this one fails" in str(failed) and failed.index == 2, str(failed)
+        assert "this one fails" in str(failed), (
+            f"the failed prompt's error does not give the API's reason: {failed}"
+        )
+        assert failed.index == 2, f"the failed prompt's error names prompts[{failed.index}]"
         for i, item in enumerate(chats):
             if i != 2:
                 assert isinstance(item, Chat), f"prompts[{i}] gave {item!r}"
