@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import _parallel as parallel
 from ._content import Content
 from ._errors import ConfigurationError
-from ._parallel import Prompt
+from ._parallel import Prompt, as_chat, prompt_args, report_outcomes
+from ._parallel_outcomes import Extracted, Failed, Unextracted
 from ._turn import AssistantTurn, Turn, UserTurn, user_turn
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def _user_turns(prompts: Any, function: str) -> list[UserTurn]:
             f"{function}(): prompts must be a list with one prompt per conversation, not "
             f"{type(prompts).__name__}."
         )
-    return [user_turn(parallel._prompt_args(p, i)) for i, p in enumerate(list(prompts))]
+    return [user_turn(prompt_args(p, i)) for i, p in enumerate(list(prompts))]
 
 
 def _job(
@@ -48,7 +48,7 @@ def _job(
 ) -> BatchJob:
     from ._batch_job import BatchJob
 
-    chat = parallel._as_chat(chat)
+    chat = as_chat(chat)
     return BatchJob(chat, _user_turns(prompts, function), path, function=function, **options)
 
 
@@ -92,9 +92,9 @@ def batch_chat(
             outcomes.append(fork)
             results.append(fork)
         else:
-            outcomes.append(parallel._Failed(turn))
+            outcomes.append(Failed(turn))
             results.append(turn)
-    return parallel._report(outcomes, results, "continue", "batch_chat")
+    return report_outcomes(outcomes, results, "continue", "batch_chat")
 
 
 def batch_chat_text(
@@ -131,9 +131,9 @@ def batch_chat_text(
             outcomes.append(turn.text)
             results.append(turn.text)
         else:
-            outcomes.append(parallel._Failed(turn))
+            outcomes.append(Failed(turn))
             results.append(None)
-    return parallel._report(outcomes, results, "continue", "batch_chat_text")
+    return report_outcomes(outcomes, results, "continue", "batch_chat_text")
 
 
 def batch_chat_structured(
@@ -168,7 +168,7 @@ def batch_chat_structured(
     ):
         if not isinstance(value, bool):
             raise ConfigurationError(f"{name} must be True or False, not {value!r}.")
-    chat = parallel._as_chat(chat)
+    chat = as_chat(chat)
     spec = spec_for(type, wrap=chat.get_provider().needs_wrapper)
     job = _job(
         chat,
@@ -186,14 +186,14 @@ def batch_chat_structured(
     for i in range(len(job.user_turns)):
         turn = job.turn(i)
         if not isinstance(turn, AssistantTurn):
-            outcomes.append(parallel._Failed(turn))
+            outcomes.append(Failed(turn))
             continue
         used = usage([turn])
         try:
-            outcomes.append(parallel._Extracted(extract(spec, turn, convert=convert), used))
+            outcomes.append(Extracted(extract(spec, turn, convert=convert), used))
         except StructuredOutputError as exc:
-            outcomes.append(parallel._Unextracted(exc, used))
-    results = [o.value if isinstance(o, parallel._Extracted) else None for o in outcomes]
+            outcomes.append(Unextracted(exc, used))
+    results = [o.value if isinstance(o, Extracted) else None for o in outcomes]
     if include_tokens or include_cost:
         results = [
             row(
@@ -204,7 +204,7 @@ def batch_chat_structured(
             )
             for value, o in zip(results, outcomes, strict=True)
         ]
-    return parallel._report(outcomes, results, "continue", "batch_chat_structured")
+    return report_outcomes(outcomes, results, "continue", "batch_chat_structured")
 
 
 def batch_chat_completed(chat: Chat | str, prompts: Iterable[Prompt], path: str | Path) -> bool:

@@ -17,7 +17,10 @@ provider's shared connection pool:
   far. A failed prompt's slot holds its error (``parallel_chat()``) or None
   (``parallel_chat_text()``, ``parallel_chat_structured()``); a prompt never
   sent holds None; one warning lists what failed.
-- a progress bar is drawn on stderr when it is a terminal.
+- a progress bar is drawn on stderr when it is a terminal;
+- ``executor=`` runs chunks of the prompts with this engine on the workers of a
+  ``concurrent.futures`` executor or a Dask cluster (``_parallel_executor``): the
+  limits above then hold per worker.
 
 Tools registered on the chat run in the worker threads, so several may run
 at once. Ctrl-C ends the requests in flight and raises KeyboardInterrupt.
@@ -25,6 +28,8 @@ at once. Ctrl-C ends the requests in flight and raises KeyboardInterrupt.
 
 from __future__ import annotations
 
+import functools
+import queue
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,6 +37,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._content import Content
 from ._errors import ConfigurationError, EllmerError
+from ._parallel_outcomes import (
+    SKIPPED,
+    Extracted,
+    Failed,
+    Unextracted,
+    chat_work,
+    structured_work,
+    text_work,
+)
 from ._progress import Progress, progress_stream
 from ._turn import Turn, UserTurn
 
@@ -40,10 +54,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ParallelChatError",
+    "as_chat",
     "fork_chat",
     "parallel_chat",
     "parallel_chat_structured",
     "parallel_chat_text",
+    "prompt_args",
+    "report_outcomes",
 ]
 
 OnError = Literal["return", "continue", "stop"]
@@ -75,38 +92,7 @@ def fork_chat(chat: Chat) -> Chat:
     return chat.copy()
 
 
-# -- the outcome of one prompt ---------------------------------------------------------
-
-
-class _Skipped:
-    """The prompt was never sent (the run stopped first)."""
-
-
-class _Failed:
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-
-class _Unextracted:
-    """The request worked but the answer did not fit the type (R: a warning, NA)."""
-
-    def __init__(self, error: Exception, usage: dict[str, Any]) -> None:
-        self.error = error
-        self.usage = usage
-
-
-class _Extracted:
-    """The data extracted from an answer, and the tokens and cost of getting it."""
-
-    def __init__(self, value: Any, usage: dict[str, Any]) -> None:
-        self.value = value
-        self.usage = usage
-
-
-_SKIPPED = _Skipped()
-
-
-def _prompt_args(prompt: Any, index: int) -> tuple[Any, ...]:
+def prompt_args(prompt: Any, index: int) -> tuple[Any, ...]:
     if isinstance(prompt, (str, Content, UserTurn)):
         return (prompt,)
     if isinstance(prompt, Sequence) and not isinstance(prompt, (bytes, bytearray)):
@@ -144,10 +130,10 @@ def _check_args(prompts: Any, max_active: Any, rpm: Any, on_error: Any) -> list[
         raise ConfigurationError(
             f"on_error must be 'return', 'continue' or 'stop', not {on_error!r}."
         )
-    return [_prompt_args(p, i) for i, p in enumerate(list(prompts))]
+    return [prompt_args(p, i) for i, p in enumerate(list(prompts))]
 
 
-def _as_chat(chat: Any) -> Chat:
+def as_chat(chat: Any) -> Chat:
     from ._chat import Chat
 
     if isinstance(chat, str):
@@ -175,18 +161,49 @@ def _run(
     on_error: OnError,
     progress: bool | None,
     label: str,
+    executor: Any = None,
+    chunk_size: Any = None,
+    limiter: Any = None,
 ) -> list[Any]:
-    """Run ``work(fork, prompt_args)`` for every prompt; one outcome per prompt, in order."""
+    """Run ``work(fork, prompt_args)`` for every prompt; one outcome per prompt, in order.
+
+    With ``executor`` (or ``chunk_size``), in chunks on its workers (``_parallel_executor``);
+    ``limiter``: a worker's rate limiter, kept across its chunks.
+    """
     import concurrent.futures
 
     from ._scope import RateLimiter, RequestCancelled, RequestScope
 
     args = _check_args(prompts, max_active, rpm, on_error)
+    if executor is not None or chunk_size is not None:
+        from ._parallel_executor import run_on_executor
+
+        engine = functools.partial(
+            _run,
+            work=work,
+            max_active=max_active,
+            rpm=rpm,
+            on_error=on_error,
+            progress=False,
+            label=label,
+        )
+        items = [a[0] if len(a) == 1 else list(a) for a in args]  # each as it was given
+        return run_on_executor(
+            executor,
+            engine,
+            chat,
+            items,
+            chunk_size=chunk_size,
+            rpm=rpm,
+            on_error=on_error,
+            progress=progress,
+            label=label,
+        )
     n = len(args)
-    outcomes: list[Any] = [_SKIPPED] * n
+    outcomes: list[Any] = [SKIPPED] * n
     if n == 0:
         return outcomes
-    scope = RequestScope(RateLimiter(rpm, capacity=rpm))
+    scope = RequestScope(RateLimiter(rpm, capacity=rpm) if limiter is None else limiter)
     stop = threading.Event()
 
     def task(i: int) -> Any:
@@ -194,21 +211,21 @@ def _run(
         # each as a worker is done with its last): its first request goes even if another
         # prompt fails meanwhile; its later ones (tool rounds, retries) are new requests.
         if scope.cancelled or (i >= max_active and stop.is_set()):
-            return _SKIPPED
+            return SKIPPED
         with scope.active(in_flight=True):
             try:
                 return work(fork_chat(chat), args[i])
             except RequestCancelled:
-                return _SKIPPED  # refused before it was sent
+                return SKIPPED  # refused before it was sent
             except Exception as exc:
                 if scope.cancelled:
-                    return _SKIPPED  # ended by us (on_error="stop")
+                    return SKIPPED  # ended by us (on_error="stop")
                 if on_error != "continue":  # at once, before this worker takes a prompt
                     stop.set()  # no new prompts
                     scope.refuse()  # nor new requests (tool rounds, retries)
                 if on_error == "stop":
                     scope.cancel()  # and end those in flight
-                return _Failed(exc)
+                return Failed(exc)
 
     bar = Progress(n, progress_stream(progress), label)
     done = failed = 0
@@ -216,22 +233,25 @@ def _run(
     pool = concurrent.futures.ThreadPoolExecutor(
         max_active, thread_name_prefix="ellmer-py-parallel"
     )
+    # Each future, once done, queues its index: waiting on the queue costs the same
+    # whatever the number of prompts (concurrent.futures.wait() on all those pending
+    # would walk them all at every step).
+    finished: queue.SimpleQueue[int] = queue.SimpleQueue()
     try:
-        futures = {pool.submit(task, i): i for i in range(n)}
-        pending = set(futures)
-        while pending:
-            finished, pending = concurrent.futures.wait(
-                pending, timeout=0.2, return_when=concurrent.futures.FIRST_COMPLETED
-            )
-            for future in finished:
-                i = futures[future]
-                outcome = future.result()
-                outcomes[i] = outcome
-                if outcome is not _SKIPPED:
-                    done += 1
-                if isinstance(outcome, _Failed):
-                    failed += 1
-            bar.update(done, failed, force=bool(finished) and not pending)
+        futures = [pool.submit(task, i) for i in range(n)]
+        for i, future in enumerate(futures):
+            future.add_done_callback(lambda _, i=i: finished.put(i))  # type: ignore[misc]
+        for left in range(n - 1, -1, -1):
+            while True:
+                try:
+                    i = finished.get(timeout=0.2)  # a timeout, so Ctrl-C is seen
+                    break
+                except queue.Empty:
+                    bar.update(done, failed)  # the elapsed time moves on
+            outcome = outcomes[i] = futures[i].result()
+            done += outcome is not SKIPPED
+            failed += isinstance(outcome, Failed)
+            bar.update(done, failed, force=not left)
     except BaseException:
         # Ctrl-C (or a bug): end everything now and say so.
         stop.set()
@@ -244,16 +264,16 @@ def _run(
     return outcomes
 
 
-def _report(
+def report_outcomes(
     outcomes: list[Any],
     results: list[Any],
     on_error: OnError,
     function: str,
 ) -> list[Any]:
     """Warn about (or, with on_error="stop", raise for) the prompts that failed."""
-    errors = {i: o.error for i, o in enumerate(outcomes) if isinstance(o, _Failed)}
-    skipped = sum(1 for o in outcomes if o is _SKIPPED)
-    unextracted = {i: o.error for i, o in enumerate(outcomes) if isinstance(o, _Unextracted)}
+    errors = {i: o.error for i, o in enumerate(outcomes) if isinstance(o, Failed)}
+    skipped = sum(1 for o in outcomes if o is SKIPPED)
+    unextracted = {i: o.error for i, o in enumerate(outcomes) if isinstance(o, Unextracted)}
     lines = [
         f" * prompts[{i}]: {type(e).__name__}: {e}"
         for i, e in sorted({**errors, **unextracted}.items())
@@ -293,6 +313,8 @@ def parallel_chat(
     on_error: OnError = "return",
     *,
     progress: bool | None = None,
+    executor: Any = None,
+    chunk_size: int | None = None,
 ) -> list[Chat | Exception | None]:
     """Send each prompt in its own copy of ``chat``, many at once (R: ``parallel_chat()``).
 
@@ -303,28 +325,27 @@ def parallel_chat(
     per minute; ``on_error`` is "return" (default: stop sending new requests
     after a failure), "continue" or "stop" (raise ParallelChatError).
     ``progress``: draw a progress bar on stderr (default: when it is a
-    terminal).
+    terminal). ``executor``: run the prompts in chunks of ``chunk_size`` on
+    its workers (a ``concurrent.futures.Executor`` such as
+    ``ProcessPoolExecutor``, or a ``dask.distributed.Client``); ``max_active``
+    and ``rpm`` then hold per worker (see ``ellmer_py._parallel_executor``).
     """
-    chat = _as_chat(chat)
-
-    def work(fork: Chat, args: tuple[Any, ...]) -> Chat:
-        fork.chat(*args, echo="none")
-        return fork
-
     outcomes = _run(
-        chat,
+        as_chat(chat),
         prompts,
-        work,
+        chat_work,
         max_active=max_active,
         rpm=rpm,
         on_error=on_error,
         progress=progress,
         label="parallel_chat",
+        executor=executor,
+        chunk_size=chunk_size,
     )
     results: list[Chat | Exception | None] = [
-        o.error if isinstance(o, _Failed) else None if o is _SKIPPED else o for o in outcomes
+        o.error if isinstance(o, Failed) else None if o is SKIPPED else o for o in outcomes
     ]
-    return _report(outcomes, results, on_error, "parallel_chat")
+    return report_outcomes(outcomes, results, on_error, "parallel_chat")
 
 
 def parallel_chat_text(
@@ -335,29 +356,28 @@ def parallel_chat_text(
     on_error: OnError = "return",
     *,
     progress: bool | None = None,
+    executor: Any = None,
+    chunk_size: int | None = None,
 ) -> list[str | None]:
     """The answers' text, one per prompt, in order (R: ``parallel_chat_text()``).
 
     None where the request failed or was never sent (R: ``NA``); a warning
     lists the failures. Arguments as for :func:`parallel_chat`.
     """
-    chat = _as_chat(chat)
-
-    def work(fork: Chat, args: tuple[Any, ...]) -> str:
-        return fork.chat(*args, echo="none")
-
     outcomes = _run(
-        chat,
+        as_chat(chat),
         prompts,
-        work,
+        text_work,
         max_active=max_active,
         rpm=rpm,
         on_error=on_error,
         progress=progress,
         label="parallel_chat_text",
+        executor=executor,
+        chunk_size=chunk_size,
     )
     results: list[str | None] = [o if isinstance(o, str) else None for o in outcomes]
-    return _report(outcomes, results, on_error, "parallel_chat_text")
+    return report_outcomes(outcomes, results, on_error, "parallel_chat_text")
 
 
 def parallel_chat_structured(
@@ -372,6 +392,8 @@ def parallel_chat_structured(
     rpm: float = 500,
     on_error: OnError = "return",
     progress: bool | None = None,
+    executor: Any = None,
+    chunk_size: int | None = None,
 ) -> list[Any]:
     """Extract data fitting ``type`` from each prompt, many at once.
 
@@ -388,10 +410,10 @@ def parallel_chat_structured(
     is unknown) -- all for that prompt's request alone, not the history it
     was forked from. As in R, a prompt whose request failed or was never
     sent counts 0 tokens and costs 0. ``pandas.json_normalize(rows)`` gives
-    R's data frame (its data columns named ``data.<property>``).
+    R's data frame (its data columns named ``data.<property>``). The other
+    arguments are those of :func:`parallel_chat`.
     """
-    from ._parallel_rows import row, usage
-    from ._structured import StructuredOutputError
+    from ._parallel_rows import row
 
     for name, value in (
         ("convert", convert),
@@ -400,27 +422,19 @@ def parallel_chat_structured(
     ):
         if not isinstance(value, bool):
             raise ConfigurationError(f"{name} must be True or False, not {value!r}.")
-    chat = _as_chat(chat)
-
-    def work(fork: Chat, args: tuple[Any, ...]) -> Any:
-        before = len(fork.get_turns())
-        try:
-            value = fork.chat_structured(*args, type=type, convert=convert)
-        except StructuredOutputError as exc:
-            return _Unextracted(exc, usage(fork.get_turns()[before:]))
-        return _Extracted(value, usage(fork.get_turns()[before:]))
-
     outcomes = _run(
-        chat,
+        as_chat(chat),
         prompts,
-        work,
+        functools.partial(structured_work, type=type, convert=convert),
         max_active=max_active,
         rpm=rpm,
         on_error=on_error,
         progress=progress,
         label="parallel_chat_structured",
+        executor=executor,
+        chunk_size=chunk_size,
     )
-    results = [o.value if isinstance(o, _Extracted) else None for o in outcomes]
+    results = [o.value if isinstance(o, Extracted) else None for o in outcomes]
     if include_tokens or include_cost:
         results = [
             row(
@@ -431,4 +445,4 @@ def parallel_chat_structured(
             )
             for value, outcome in zip(results, outcomes, strict=True)
         ]
-    return _report(outcomes, results, on_error, "parallel_chat_structured")
+    return report_outcomes(outcomes, results, on_error, "parallel_chat_structured")

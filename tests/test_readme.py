@@ -123,7 +123,9 @@ def readme_blocks(lang: str) -> list[Block]:
     return [b for b in blocks if b.lang == lang]
 
 
-PYTHON = readme_blocks("python")
+#: "Large jobs" talks to batch APIs and a Dask cluster: tests/test_readme_large_jobs.py runs it.
+SEPARATE = ("Large jobs",)
+PYTHON = [b for b in readme_blocks("python") if b.section not in SEPARATE]
 
 
 # -- the fake router -------------------------------------------------------------------
