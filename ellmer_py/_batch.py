@@ -158,16 +158,11 @@ def batch_chat_structured(
     ``include_tokens``/``include_cost`` one dict per prompt with R's columns.
     The other arguments are those of :func:`batch_chat`.
     """
-    from ._parallel_rows import row, usage
+    from ._parallel_outcomes import structured_results
+    from ._parallel_rows import check_structured_flags, usage
     from ._structured import StructuredOutputError, extract, spec_for
 
-    for name, value in (
-        ("convert", convert),
-        ("include_tokens", include_tokens),
-        ("include_cost", include_cost),
-    ):
-        if not isinstance(value, bool):
-            raise ConfigurationError(f"{name} must be True or False, not {value!r}.")
+    check_structured_flags(convert, include_tokens, include_cost)
     chat = as_chat(chat)
     spec = spec_for(type, wrap=chat.get_provider().needs_wrapper)
     job = _job(
@@ -193,17 +188,7 @@ def batch_chat_structured(
             outcomes.append(Extracted(extract(spec, turn, convert=convert), used))
         except StructuredOutputError as exc:
             outcomes.append(Unextracted(exc, used))
-    results = [o.value if isinstance(o, Extracted) else None for o in outcomes]
-    if include_tokens or include_cost:
-        results = [
-            row(
-                value,
-                getattr(o, "usage", None),
-                include_tokens=include_tokens,
-                include_cost=include_cost,
-            )
-            for value, o in zip(results, outcomes, strict=True)
-        ]
+    results = structured_results(outcomes, include_tokens=include_tokens, include_cost=include_cost)
     return report_outcomes(outcomes, results, "continue", "batch_chat_structured")
 
 

@@ -39,7 +39,6 @@ from ._content import Content
 from ._errors import ConfigurationError, EllmerError
 from ._parallel_outcomes import (
     SKIPPED,
-    Extracted,
     Failed,
     Unextracted,
     chat_work,
@@ -413,15 +412,10 @@ def parallel_chat_structured(
     R's data frame (its data columns named ``data.<property>``). The other
     arguments are those of :func:`parallel_chat`.
     """
-    from ._parallel_rows import row
+    from ._parallel_outcomes import structured_results
+    from ._parallel_rows import check_structured_flags
 
-    for name, value in (
-        ("convert", convert),
-        ("include_tokens", include_tokens),
-        ("include_cost", include_cost),
-    ):
-        if not isinstance(value, bool):
-            raise ConfigurationError(f"{name} must be True or False, not {value!r}.")
+    check_structured_flags(convert, include_tokens, include_cost)
     outcomes = _run(
         as_chat(chat),
         prompts,
@@ -434,15 +428,5 @@ def parallel_chat_structured(
         executor=executor,
         chunk_size=chunk_size,
     )
-    results = [o.value if isinstance(o, Extracted) else None for o in outcomes]
-    if include_tokens or include_cost:
-        results = [
-            row(
-                value,
-                getattr(outcome, "usage", None),
-                include_tokens=include_tokens,
-                include_cost=include_cost,
-            )
-            for value, outcome in zip(results, outcomes, strict=True)
-        ]
+    results = structured_results(outcomes, include_tokens=include_tokens, include_cost=include_cost)
     return report_outcomes(outcomes, results, on_error, "parallel_chat_structured")

@@ -10,6 +10,7 @@ They pickle, as a worker process sends them back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ __all__ = [
     "Skipped",
     "Unextracted",
     "chat_work",
+    "structured_results",
     "structured_work",
     "text_work",
 ]
@@ -88,3 +90,28 @@ def structured_work(fork: Chat, args: tuple[Any, ...], *, type: Any, convert: bo
     except StructuredOutputError as exc:
         return Unextracted(exc, usage(fork.get_turns()[before:]))
     return Extracted(value, usage(fork.get_turns()[before:]))
+
+
+def structured_results(
+    outcomes: Sequence[Any], *, include_tokens: bool, include_cost: bool
+) -> list[Any]:
+    """One result per outcome: the data extracted (None where there is none), or its row.
+
+    An outcome with ``value`` is data extracted; one with ``usage`` also
+    carries its tokens and cost (``parallel_chat_structured()``,
+    ``batch_chat_structured()``).
+    """
+    from ._parallel_rows import row
+
+    values = [o.value if isinstance(o, Extracted) else None for o in outcomes]
+    if not (include_tokens or include_cost):
+        return values
+    return [
+        row(
+            value,
+            getattr(outcome, "usage", None),
+            include_tokens=include_tokens,
+            include_cost=include_cost,
+        )
+        for value, outcome in zip(values, outcomes, strict=True)
+    ]

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._errors import ConfigurationError
 from ._tokens import total_tokens, turns_cost
 from ._turn import Turn
 
-__all__ = ["TOKEN_COLUMNS", "row", "usage"]
+__all__ = ["TOKEN_COLUMNS", "check_structured_flags", "row", "usage"]
 
 #: R's token columns, in R's order.
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_input_tokens")
@@ -57,3 +58,14 @@ def row(
     if include_cost:
         out["cost"] = source["cost"]
     return out
+
+
+def check_structured_flags(convert: Any, include_tokens: Any, include_cost: Any) -> None:
+    """ConfigurationError unless each of the three is True or False."""
+    for name, value in (
+        ("convert", convert),
+        ("include_tokens", include_tokens),
+        ("include_cost", include_cost),
+    ):
+        if not isinstance(value, bool):
+            raise ConfigurationError(f"{name} must be True or False, not {value!r}.")
