@@ -68,13 +68,6 @@ class BatchItemError(EllmerError):
         super().__init__(message, provider=provider, status=status)
         self.index = index
 
-    def __reduce__(self) -> Any:
-        return (_item_error, (self.message, self.index, self.provider, self.status))
-
-
-def _item_error(message: str, index: int, provider: str | None, status: int | None) -> Any:
-    return BatchItemError(message, index=index, provider=provider, status=status)
-
 
 def batch_api_of(provider: Provider, function: str) -> BatchApi:
     """The provider's batch API; ConfigurationError naming those that have one, if none."""

@@ -332,3 +332,12 @@ def test_the_check_fails_when_an_item_error_is_lost() -> None:
 
     message = _check_failure(Vague(endpoint="/v1/chat/completions"))
     assert "does not give the API's reason: Groq: failed" in message
+
+
+def test_an_item_error_pickles_with_its_attributes() -> None:
+    import pickle
+
+    error = pickle.loads(
+        pickle.dumps(BatchItemError("Groq: boom", index=3, provider="Groq", status=400))
+    )
+    assert (str(error), error.index, error.provider, error.status) == ("Groq: boom", 3, "Groq", 400)
