@@ -21,6 +21,7 @@ import pytest
 
 import ellmer_py
 from ellmer_py.conformance._protocol import Answer, ToolCall, Usage
+from ellmer_py.conformance.batch_openai import OpenAIBatchFake
 from ellmer_py.conformance.fake_server import FakeServer, RecordedRequest, Reply
 from ellmer_py.conformance.openai_responses import FAKE
 
@@ -77,9 +78,21 @@ def model(request: RecordedRequest) -> Reply:
     return FAKE.stream(answer) if body.get("stream") else FAKE.answer(answer)
 
 
+#: OpenAI's Batch API, for the batch_chat rows (files and batches), answering as the model.
+BATCH = re.compile(r"/(files|batches)(/|$)")
+
+
 @pytest.fixture
-def srv() -> Iterator[FakeServer]:
-    with FakeServer(default=model) as server:
+def batches() -> OpenAIBatchFake:
+    return OpenAIBatchFake(polls=0, respond=lambda key, body: Answer(text_pieces=(TEXT,)))
+
+
+@pytest.fixture
+def srv(batches: OpenAIBatchFake) -> Iterator[FakeServer]:
+    def route(request: RecordedRequest) -> Reply:
+        return batches(request) if BATCH.search(request.path.split("?")[0]) else model(request)
+
+    with FakeServer(default=route) as server:
         yield server
     assert not server.errors, server.errors
 
@@ -90,9 +103,14 @@ def draw(n: int) -> list[float]:
 
 
 def test_every_python_spelling_in_the_table_runs(
-    srv: FakeServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    srv: FakeServer,
+    batches: OpenAIBatchFake,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-coming-from-r")
+    monkeypatch.chdir(tmp_path)  # the batch rows' state file
     namespace: dict[str, Any] = {name: getattr(ellmer_py, name) for name in ellmer_py.__all__}
     import matplotlib
 
@@ -117,7 +135,7 @@ def test_every_python_spelling_in_the_table_runs(
     assert chat.get_system_prompt() == "Be kind."
     cloned = namespace["chat2"].get_turns()  # the clone did not see what chat said after
     assert chat.get_turns()[: len(cloned)] == cloned and len(chat.get_turns()) > len(cloned)
-    sent = [r.json for r in srv.requests if r.method == "POST"]
+    sent = [r.json for r in srv.requests if r.method == "POST" and not BATCH.search(r.path)]
     # the tool row: the model called draw(n=30) and the result went back
     outputs = [
         item
@@ -130,6 +148,7 @@ def test_every_python_spelling_in_the_table_runs(
     assert TEXT in printed  # the streamed story was printed
     assert "<Chat OpenAI/" in printed and "── user ──" in printed  # and so was print(chat)
     assert any(r.method == "GET" and r.path.endswith("/models") for r in srv.requests)
+    assert batches.created == 1 and (tmp_path / "greetings.json").exists()  # the batch rows
 
 
 def test_the_table_pairs_each_r_call_with_its_python_spelling() -> None:
