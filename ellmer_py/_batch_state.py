@@ -20,6 +20,7 @@ before the step or the state after it, never half of one. It holds:
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -141,7 +142,14 @@ def _chunk(value: Any, path: Path) -> ChunkState:
 
 
 def load_state(path: Path) -> JobState | None:
-    """The job saved at ``path``, or None when there is no file."""
+    """The job saved at ``path``, or None when there is no file.
+
+    A temporary file left beside it by a save that was killed is removed.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    for stale in folder.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -210,6 +210,7 @@ def test_killed_at_any_moment_resumes(
             json.loads(path.read_text())  # never half written
     assert _finish(_start(api, srv, path)) == _expected()
     assert fake.created == 1, fake.requests_seen
+    assert os.listdir(tmp_path) == ["job.json"]  # no temporary file of a killed save is left
 
 
 def test_different_prompts_with_the_same_file_are_refused(

@@ -32,6 +32,15 @@ def test_round_trip(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["job.json"]  # no temporary file left behind
 
 
+def test_a_temporary_file_left_by_a_killed_save_is_removed(tmp_path: Path) -> None:
+    path = tmp_path / "job.json"
+    save_state(path, _state())
+    (tmp_path / ".job.json.abc123.tmp").write_text("half a state")
+    (tmp_path / ".other.json.abc123.tmp").write_text("another job's")
+    assert load_state(path) == _state()
+    assert sorted(os.listdir(tmp_path)) == [".other.json.abc123.tmp", "job.json"]
+
+
 def test_a_failed_write_leaves_the_old_file_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
