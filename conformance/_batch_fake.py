@@ -23,6 +23,7 @@ one thread per connection).
 
 from __future__ import annotations
 
+import abc
 import json
 import random
 import re
@@ -144,7 +145,7 @@ def bad(message: str, **fields: Any) -> ApiError:
     return ApiError(400, message, **fields)
 
 
-class BatchFake:
+class BatchFake(abc.ABC):
     """Base of the batch fakes; one instance per test, used as ``FakeServer(default=fake)``.
 
     ``key``: the credential the client must send (``None``: any or none);
@@ -244,19 +245,19 @@ class BatchFake:
 
     # -- hooks for the API modules -------------------------------------------
 
+    @abc.abstractmethod
     def check_auth(
         self, request: RecordedRequest, query: Mapping[str, str], handler: str
     ) -> Reply | None:
         """An error reply when the request lacks the credential, else ``None``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def error(self, status: int, message: str, **fields: Any) -> Reply:
         """An error reply in the API's own shape."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def finish(self, batch: FakeBatch) -> None:
         """Set the batch's end state and results once its outcomes are known."""
-        raise NotImplementedError
 
     # -- shared helpers ----------------------------------------------------
 

@@ -13,7 +13,7 @@ delete it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,23 @@ def _job(
     return BatchJob(chat, _user_turns(prompts, function), path, function=function, **options)
 
 
+def _finished(
+    chat: Chat | str, prompts: Iterable[Prompt], path: str | Path, function: str, **options: Any
+) -> BatchJob | None:
+    """The job taken as far as it goes: None while its batches are still running."""
+    job = _job(chat, prompts, path, function, **options)
+    return job if job.step_until_done() else None
+
+
+def _outcomes(job: BatchJob, answered: Callable[[int, AssistantTurn], Any]) -> list[Any]:
+    """One outcome per prompt: ``answered(i, turn)`` for an answer, else its error as Failed."""
+    outcomes: list[Any] = []
+    for i in range(len(job.user_turns)):
+        turn = job.turn(i)
+        outcomes.append(answered(i, turn) if isinstance(turn, AssistantTurn) else Failed(turn))
+    return outcomes
+
+
 def batch_chat(
     chat: Chat | str,
     prompts: Iterable[Prompt],
@@ -77,23 +94,20 @@ def batch_chat(
     batch price), or, for a request the API failed, a ``BatchItemError``
     saying why (one warning lists them). Tools are not offered, as in R.
     """
-    job = _job(
+    job = _finished(
         chat, prompts, path, "batch_chat", wait=wait, ignore_hash=ignore_hash, progress=progress
     )
-    if not job.step_until_done():
+    if job is None:
         return None
-    outcomes: list[Any] = []
-    results: list[Any] = []
-    for i, user in enumerate(job.user_turns):
-        turn = job.turn(i)
-        if isinstance(turn, AssistantTurn):
-            fork = job.chat.copy()
-            fork.add_turn(user, turn, log_tokens=False)  # logged when it was retrieved
-            outcomes.append(fork)
-            results.append(fork)
-        else:
-            outcomes.append(Failed(turn))
-            results.append(turn)
+
+    def forked(i: int, turn: AssistantTurn) -> Chat:
+        assert job is not None
+        fork = job.chat.copy()
+        fork.add_turn(job.user_turns[i], turn, log_tokens=False)  # logged when retrieved
+        return fork
+
+    outcomes = _outcomes(job, forked)
+    results = [o.error if isinstance(o, Failed) else o for o in outcomes]
     return report_outcomes(outcomes, results, "continue", "batch_chat")
 
 
@@ -112,7 +126,7 @@ def batch_chat_text(
     the batch is still running and ``wait=False``. Arguments as for
     :func:`batch_chat`.
     """
-    job = _job(
+    job = _finished(
         chat,
         prompts,
         path,
@@ -121,18 +135,10 @@ def batch_chat_text(
         ignore_hash=ignore_hash,
         progress=progress,
     )
-    if not job.step_until_done():
+    if job is None:
         return None
-    outcomes: list[Any] = []
-    results: list[str | None] = []
-    for i in range(len(job.user_turns)):
-        turn = job.turn(i)
-        if isinstance(turn, AssistantTurn):
-            outcomes.append(turn.text)
-            results.append(turn.text)
-        else:
-            outcomes.append(Failed(turn))
-            results.append(None)
+    outcomes = _outcomes(job, lambda i, turn: turn.text)
+    results: list[str | None] = [o if isinstance(o, str) else None for o in outcomes]
     return report_outcomes(outcomes, results, "continue", "batch_chat_text")
 
 
@@ -165,7 +171,7 @@ def batch_chat_structured(
     check_structured_flags(convert, include_tokens, include_cost)
     chat = as_chat(chat)
     spec = spec_for(type, wrap=chat.get_provider().needs_wrapper)
-    job = _job(
+    job = _finished(
         chat,
         prompts,
         path,
@@ -175,19 +181,17 @@ def batch_chat_structured(
         ignore_hash=ignore_hash,
         progress=progress,
     )
-    if not job.step_until_done():
+    if job is None:
         return None
-    outcomes: list[Any] = []
-    for i in range(len(job.user_turns)):
-        turn = job.turn(i)
-        if not isinstance(turn, AssistantTurn):
-            outcomes.append(Failed(turn))
-            continue
+
+    def extracted(i: int, turn: AssistantTurn) -> Extracted | Unextracted:
         used = usage([turn])
         try:
-            outcomes.append(Extracted(extract(spec, turn, convert=convert), used))
+            return Extracted(extract(spec, turn, convert=convert), used)
         except StructuredOutputError as exc:
-            outcomes.append(Unextracted(exc, used))
+            return Unextracted(exc, used)
+
+    outcomes = _outcomes(job, extracted)
     results = structured_results(outcomes, include_tokens=include_tokens, include_cost=include_cost)
     return report_outcomes(outcomes, results, "continue", "batch_chat_structured")
 

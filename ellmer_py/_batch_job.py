@@ -132,6 +132,7 @@ class BatchJob:
         self.progress = progress
         self._items: dict[int, dict[str, Any]] = {}
         self._headers: dict[str, str] | None = None
+        self._turns: dict[int, AssistantTurn | BatchItemError] = {}
         hashes = self._hash()
         state = load_state(self.path)
         if state is None:
@@ -402,7 +403,12 @@ class BatchJob:
         return ItemResult.from_json(chunk.results[custom_id(index)])
 
     def turn(self, index: int) -> AssistantTurn | BatchItemError:
-        """Prompt ``index``'s answer, priced at the batch price, or its error."""
+        """Prompt ``index``'s answer, priced at the batch price, or its error (read once)."""
+        if index not in self._turns:
+            self._turns[index] = self._read_turn(index)
+        return self._turns[index]
+
+    def _read_turn(self, index: int) -> AssistantTurn | BatchItemError:
         from ._tokens import price_turn
         from ._unreadable import check_turn
 
