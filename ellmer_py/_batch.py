@@ -46,8 +46,21 @@ def _job(
     function: str,
     **options: Any,
 ) -> BatchJob:
+    """The job of one call, holding its lock (``with`` lets it go)."""
+    import os
+
     from ._batch_job import BatchJob
 
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ConfigurationError(
+            f"{function}(): path must be the path of a .json file to keep the job's state in, "
+            f"not {path!r}."
+        )
+    for name in ("wait", "ignore_hash"):
+        if not isinstance(options.get(name, False), bool):
+            raise ConfigurationError(
+                f"{function}(): {name} must be True or False, not {options[name]!r}."
+            )
     chat = as_chat(chat)
     return BatchJob(chat, _user_turns(prompts, function), path, function=function, **options)
 
@@ -56,8 +69,8 @@ def _finished(
     chat: Chat | str, prompts: Iterable[Prompt], path: str | Path, function: str, **options: Any
 ) -> BatchJob | None:
     """The job taken as far as it goes: None while its batches are still running."""
-    job = _job(chat, prompts, path, function, **options)
-    return job if job.step_until_done() else None
+    with _job(chat, prompts, path, function, **options) as job:
+        return job if job.step_until_done() else None
 
 
 def _outcomes(job: BatchJob, answered: Callable[[int, AssistantTurn], Any]) -> list[Any]:
@@ -202,5 +215,5 @@ def batch_chat_completed(chat: Chat | str, prompts: Iterable[Prompt], path: str 
     False before the job was submitted (no file at ``path``). Once True,
     ``batch_chat()`` with the same arguments downloads and returns them.
     """
-    job = _job(chat, prompts, path, "batch_chat_completed")
-    return job.completed()
+    with _job(chat, prompts, path, "batch_chat_completed") as job:
+        return job.completed()

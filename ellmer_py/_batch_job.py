@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
-from ._batch_state import ChunkState, JobState, job_hash, load_state, save_state
+from ._batch_state import ChunkState, JobLock, JobState, job_hash, load_state, save_state
 from ._errors import ConfigurationError, EllmerError, HTTPStatusError
 from ._progress import Progress, progress_stream
 from ._protocols import WireRequest
@@ -108,18 +108,6 @@ class BatchJob:
         ignore_hash: bool = False,
         progress: bool | None = None,
     ) -> None:
-        import os
-
-        if not isinstance(path, (str, os.PathLike)) or not str(path):
-            raise ConfigurationError(
-                f"{function}(): path must be the path of a .json file to keep the job's state "
-                f"in, not {path!r}."
-            )
-        for name, value in (("wait", wait), ("ignore_hash", ignore_hash)):
-            if not isinstance(value, bool):
-                raise ConfigurationError(
-                    f"{function}(): {name} must be True or False, not {value!r}."
-                )
         self.chat = chat
         self.provider = chat.get_provider()
         self.api = batch_api_of(self.provider, function)
@@ -134,18 +122,40 @@ class BatchJob:
         self._headers: dict[str, str] | None = None
         self._turns: dict[int, AssistantTurn | BatchItemError] = {}
         hashes = self._hash()
-        state = load_state(self.path)
-        if state is None:
-            state = JobState(api=self.api.name, hash=hashes, started_at=time.time())
-            state.chunks = self._plan()
-        else:
-            self._check_hash(state.hash, hashes, ignore_hash)
-            if state.chunks[-1].stop != len(self.user_turns):
-                raise ConfigurationError(
-                    f"{function}(): {self.path} holds a job of {state.chunks[-1].stop} prompts, "
-                    f"not {len(self.user_turns)}. Pick another path."
-                )
-        self.state = state
+        self._lock = JobLock(self.path, function)
+        try:
+            saved = load_state(self.path)
+            if saved is not None:
+                self._check_hash(saved.hash, hashes, ignore_hash)
+                if saved.chunks[-1].stop != len(self.user_turns):
+                    raise ConfigurationError(
+                        f"{function}(): {self.path} holds a job of {saved.chunks[-1].stop} "
+                        f"prompts, not {len(self.user_turns)}. Pick another path."
+                    )
+        except BaseException:
+            self.close()
+            raise
+        self._saved = saved is not None
+        self._state = saved
+        self._hashes = hashes
+
+    def __enter__(self) -> BatchJob:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Let go of the job's lock: another call may run it now."""
+        self._lock.release()
+
+    @property
+    def state(self) -> JobState:
+        """The job's state: as saved, or (a new job) planned on first use."""
+        if self._state is None:
+            self._state = JobState(api=self.api.name, hash=self._hashes, started_at=time.time())
+            self._state.chunks = self._plan()
+        return self._state
 
     # -- the job's identity ------------------------------------------------------------
 
@@ -383,7 +393,7 @@ class BatchJob:
 
     def completed(self) -> bool:
         """Whether every result is ready to retrieve, polling once (R: ``batch_chat_completed``)."""
-        if not self.path.exists():
+        if not self._saved:
             return False
         for chunk in self.state.chunks:
             if chunk.stage == "submitting":

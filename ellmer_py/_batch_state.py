@@ -15,6 +15,12 @@ before the step or the state after it, never half of one. It holds:
 - ``creating_since``: set (and saved) just before the request that creates a
   batch is sent, so a resumed job first looks for a batch created then
   instead of creating a second one.
+
+While a job runs, it holds an exclusive lock on a file beside the state file
+(``.<name>.lock``): a second process (or thread) running the same job at the
+same time gets a clear error instead of submitting the prompts again or
+writing over the first one's answers. The operating system drops the lock
+when the process ends, however it ends, so a killed job resumes at once.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import glob
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,7 +40,7 @@ from attrs import define, field
 
 from ._errors import ConfigurationError
 
-__all__ = ["ChunkState", "JobState", "job_hash", "load_state", "save_state"]
+__all__ = ["ChunkState", "JobLock", "JobState", "job_hash", "load_state", "save_state"]
 
 VERSION = 1
 STAGES = ("submitting", "waiting", "retrieving", "done")
@@ -196,3 +203,65 @@ def save_state(path: Path, state: JobState) -> None:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
+
+
+def _lock_fd(fd: int) -> None:
+    """Take an exclusive lock on ``fd`` without waiting; OSError when another holds it."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+class JobLock:
+    """One process (or thread) at a time runs the job kept at ``path``.
+
+    The lock is on ``.<name>.lock`` beside the state file (the state file
+    itself is replaced on every save, so it cannot carry a lock). Releasing
+    it removes that file; the end of the process, however it ends, lets the
+    lock go and leaves the file for the next run to take.
+    """
+
+    def __init__(self, path: Path, function: str) -> None:
+        self.path = path.with_name(f".{path.name}.lock")
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"{function}(): cannot keep the job's state at {path}: "
+                    f"{exc.strerror or exc}. Pass a path in a folder that exists and that you "
+                    "can write to."
+                ) from None
+            try:
+                _lock_fd(fd)
+            except OSError:
+                os.close(fd)
+                raise ConfigurationError(
+                    f"{function}(): another process is running the batch job kept at {path} "
+                    "right now. Wait for it to finish (then call again to read the results), "
+                    "or stop it."
+                ) from None
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)  # its holder removed it as we took it: take the new one
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        """Let the next process run the job (and remove the lock file)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)  # while still held: nobody takes a file on its way out
+            os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        return False

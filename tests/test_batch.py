@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -265,6 +266,36 @@ def test_completed_polls_once_and_never_submits(tmp_path: Path) -> None:
         assert batch_chat_completed(chat, ["a"], path) is True  # the second poll ends it
         assert batch_chat_text(chat, ["a"], path) == ["echo: a"]
         assert fake.created == 1
+
+
+def test_completed_without_a_state_file_builds_no_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_plan(self: Any) -> Any:
+        raise AssertionError("the job was planned")
+
+    monkeypatch.setattr(batch_job.BatchJob, "_plan", no_plan)
+    for fake, srv in serve("openai"):
+        chat = make_chat("openai", srv)
+        assert batch_chat_completed(chat, ["a"] * 1000, tmp_path / "c.json") is False
+        assert srv.requests == [] and fake.created == 0 and os.listdir(tmp_path) == []
+
+
+def test_a_job_already_running_elsewhere_is_refused(tmp_path: Path) -> None:
+    from ellmer_py._batch_state import JobLock
+
+    path = tmp_path / "job.json"
+    for fake, srv in serve("anthropic"):
+        chat = make_chat("anthropic", srv)
+        running = JobLock(path, "batch_chat")  # as another process running the job holds it
+        for call in (batch_chat_text, batch_chat_completed):
+            with pytest.raises(ConfigurationError) as info:
+                call(chat, ["a", "b"], path)
+            assert "another process is running the batch job kept at" in str(info.value)
+        assert srv.requests == [] and fake.created == 0 and not path.exists()
+        running.release()
+        assert batch_chat_text(chat, ["a", "b"], path) == ["echo: a", "echo: b"]
+        assert os.listdir(tmp_path) == ["job.json"]  # the lock went with the run
 
 
 def test_a_results_url_on_another_host_gets_no_credentials(tmp_path: Path) -> None:

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from ellmer_py import ConfigurationError
-from ellmer_py._batch_state import ChunkState, JobState, job_hash, load_state, save_state
+from ellmer_py._batch_state import (
+    ChunkState,
+    JobLock,
+    JobState,
+    job_hash,
+    load_state,
+    save_state,
+)
 
 
 def _state() -> JobState:
@@ -119,3 +126,81 @@ def test_a_file_that_is_not_a_state_file_is_a_clear_error(
         load_state(path)
     assert why in str(info.value)
     assert "Pick another path, or delete the file" in str(info.value)
+
+
+# -- one run at a time --------------------------------------------------------------------
+
+LOCK_HOLDER = """
+import sys, time
+from pathlib import Path
+from ellmer_py._batch_state import JobLock
+lock = JobLock(Path(sys.argv[1]), "batch_chat")
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_second_lock_on_the_same_job_is_refused_then_released(tmp_path: Path) -> None:
+    path = tmp_path / "job.json"
+    first = JobLock(path, "batch_chat")
+    with pytest.raises(ConfigurationError) as info:
+        JobLock(path, "batch_chat_text")
+    assert "batch_chat_text(): another process is running the batch job" in str(info.value)
+    assert str(path) in str(info.value)
+    other = JobLock(tmp_path / "other.json", "batch_chat")  # another job is free
+    first.release()
+    first.release()  # twice is harmless
+    assert os.listdir(tmp_path) == [".other.json.lock"]  # released: its file is gone
+    JobLock(path, "batch_chat").release()
+    other.release()
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_lock_held_by_a_killed_process_is_free_again(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "job.json"
+    child = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "held\n"
+        with pytest.raises(ConfigurationError, match="another process is running"):
+            JobLock(path, "batch_chat")
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    assert (tmp_path / ".job.json.lock").exists()  # left behind by the killed holder
+    lock = JobLock(path, "batch_chat")  # and taken at once
+    lock.release()
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_lock_file_removed_while_taking_it_is_taken_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ellmer_py._batch_state as state
+
+    path = tmp_path / "job.json"
+    real_lock = state._lock_fd
+    removed: list[int] = []
+
+    def lock_then_lose_it(fd: int) -> None:
+        real_lock(fd)
+        if not removed:  # as if its last holder removed the file just now
+            removed.append(fd)
+            os.unlink(tmp_path / ".job.json.lock")
+
+    monkeypatch.setattr(state, "_lock_fd", lock_then_lose_it)
+    lock = JobLock(path, "batch_chat")
+    assert os.path.samestat(os.fstat(lock._fd or -1), os.stat(lock.path))  # the file in place
+    lock.release()
+
+
+def test_a_folder_that_does_not_exist_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        JobLock(tmp_path / "no" / "such" / "job.json", "batch_chat")
+    assert "batch_chat(): cannot keep the job's state at" in str(info.value)
+    assert "folder that exists" in str(info.value)

@@ -118,7 +118,10 @@ class Kernel:
             try:
                 msg = self.client.get_iopub_msg(timeout=60)
             except queue.Empty:
-                raise AssertionError(f"the kernel did not finish {code!r}; so far {out}") from None
+                alive = "alive" if self.manager.is_alive() else "dead"
+                raise AssertionError(
+                    f"the kernel ({alive}) did not finish {code!r}; so far {out}"
+                ) from None
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
