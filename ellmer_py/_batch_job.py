@@ -263,9 +263,14 @@ class BatchJob:
             body = None
         try:
             headers = provider.authenticated(call.method, url, headers, body or b"")
-            data, received = provider.transport.request_bytes(
-                call.method, url, headers=headers, body=body
-            )
+            if call.method == "GET":  # a results file may be large: read as it comes, so
+                # the time limit is on each gap in it, not on the whole download
+                answer = provider.transport.stream(call.method, url, headers=headers)
+                data, received = b"".join(answer), answer.headers
+            else:
+                data, received = provider.transport.request_bytes(
+                    call.method, url, headers=headers, body=body
+                )
         except EllmerError as exc:
             raise provider._failure(exc, ()) from None
         return BatchAnswer(data, received)

@@ -25,6 +25,7 @@ from ellmer_py import (
     BatchItemError,
     Chat,
     ConfigurationError,
+    RequestTimeoutError,
     batch_chat,
     batch_chat_completed,
     batch_chat_structured,
@@ -296,6 +297,40 @@ def test_a_job_already_running_elsewhere_is_refused(tmp_path: Path) -> None:
         running.release()
         assert batch_chat_text(chat, ["a", "b"], path) == ["echo: a", "echo: b"]
         assert os.listdir(tmp_path) == ["job.json"]  # the lock went with the run
+
+
+class SlowResults(AnthropicBatchFake):
+    """Sends the results file in ten pieces, ``gap`` seconds apart."""
+
+    gap = 0.0
+
+    def results(self, request: RecordedRequest, match: Any, query: Any) -> Reply:
+        whole = super().results(request, match, query).body
+        step = -(-len(whole) // 10)
+        pieces = [whole[i : i + step] for i in range(0, len(whole), step)]
+        return Reply.sse(pieces, delay=self.gap, content_type="application/binary")
+
+
+def test_a_results_file_slower_than_the_time_limit_arrives_while_it_keeps_coming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ELLMER_TIMEOUT_S", "1")
+    prompts = [f"p{i}" for i in range(20)]
+    path = tmp_path / "slow.json"
+    fake = SlowResults(key=KEY)
+    with FakeServer(default=fake) as srv:
+        chat = make_chat("anthropic", srv)
+        fake.gap = 0.25  # 2.25 s for the file, no gap near the 1 s limit
+        assert batch_chat_text(chat, prompts, path) == [f"echo: {p}" for p in prompts]
+        stalled = tmp_path / "stalled.json"
+        fake.gap = 3.0  # a gap longer than the limit: a timeout, the job kept
+        with pytest.raises(RequestTimeoutError):
+            batch_chat_text(chat, prompts[:3], stalled)
+        assert json.loads(stalled.read_text())["chunks"][0]["stage"] == "retrieving"
+        fake.gap = 0.0
+        assert batch_chat_text(chat, prompts[:3], stalled) == [f"echo: {p}" for p in prompts[:3]]
+        assert fake.created == 2
+    assert not srv.errors, srv.errors
 
 
 def test_a_results_url_on_another_host_gets_no_credentials(tmp_path: Path) -> None:
