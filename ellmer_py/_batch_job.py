@@ -329,11 +329,9 @@ class BatchJob:
         assert chunk.batch is not None
         batch = self._steps(self.api.poll(chunk.batch))
         status = self.api.status(batch)
-        changed = batch != chunk.batch
-        chunk.batch = batch
-        if not status.working:
-            chunk.stage, changed = "retrieving", True
-        if changed:
+        chunk.batch = batch  # saved when it ends: a running batch is found again by its id,
+        if not status.working:  # and the file (every answer so far) is not rewritten per poll
+            chunk.stage = "retrieving"
             self.save()
         return status.done, status.failed
 

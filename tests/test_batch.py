@@ -299,6 +299,29 @@ def test_a_job_already_running_elsewhere_is_refused(tmp_path: Path) -> None:
         assert os.listdir(tmp_path) == ["job.json"]  # the lock went with the run
 
 
+def test_polls_that_change_nothing_durable_do_not_rewrite_the_state_file(
+    api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saves: list[str] = []
+    real_save = batch_job.save_state
+
+    def counted(path: Path, state: Any) -> None:
+        saves.append(state.chunks[0].stage)
+        real_save(path, state)
+
+    monkeypatch.setattr(batch_job, "save_state", counted)
+    for _, srv in serve(api, polls=6):
+        chat = make_chat(api, srv)
+        assert batch_chat_text(chat, ["a", "b"], tmp_path / f"{api}.json") == [
+            "echo: a",
+            "echo: b",
+        ]
+        polls = [r for r in srv.requests if r.method == "GET" and "batch" in r.path.lower()]
+        assert len(polls) >= 6
+    # marked as being created, created, ended, downloaded: not once per poll
+    assert saves == ["submitting", "waiting", "retrieving", "done"]
+
+
 class SlowResults(AnthropicBatchFake):
     """Sends the results file in ten pieces, ``gap`` seconds apart."""
 
