@@ -12,8 +12,9 @@ still gives the text, and typing ``answer`` later shows it as usual.
 (``co_name == "<module>"``) on the stack when ``chat()`` returned: each input
 of the Python prompt, and each cell (or its last expression) in IPython and
 Jupyter, is compiled to its own. The plain prompt calls ``sys.displayhook``
-from that code; IPython asks for ``_ipython_display_`` from its display
-hook, below that code on the same stack.
+from that code; a Jupyter kernel asks for ``_ipython_display_`` from its
+display hook, below that code on the same stack; terminal IPython's hook,
+which writes ``Out[n]:`` before it asks, is wrapped to pass the answer over.
 """
 
 from __future__ import annotations
@@ -81,7 +82,49 @@ def _display_hook(value: object) -> None:
     sys.__displayhook__(value)
 
 
+class _SkipEchoed:
+    """Terminal IPython's display hook, passing over an answer already echoed.
+
+    Its hook writes the ``Out[n]:`` prompt before it formats the value, so an
+    answer that shows nothing would still leave an empty ``Out[n]:``; this
+    wrapper skips the hook for it, as a trailing ``;`` would. Everything else
+    goes to IPython's own hook.
+    """
+
+    def __init__(self, hook: Any) -> None:
+        self._hook = hook
+
+    def __call__(self, value: object) -> None:
+        if isinstance(value, EchoedText) and value._input is _input_code(sys._getframe(1)):
+            return
+        self._hook(value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._hook, name)
+
+
+def _terminal_ipython() -> Any:
+    """The running terminal IPython shell, or None (none, or a Jupyter kernel's)."""
+    module = sys.modules.get("IPython")
+    shell = getattr(module, "get_ipython", lambda: None)() if module is not None else None
+    if shell is None or hasattr(shell, "kernel") or not hasattr(shell, "display_trap"):
+        return None
+    return shell
+
+
 def _install_display_hook() -> None:
-    """Put :func:`_display_hook` in place of Python's own (IPython's is left alone)."""
+    """Put :func:`_display_hook` in place of Python's own, or wrap terminal IPython's.
+
+    A Jupyter kernel's hook is left alone: it asks for ``_ipython_display_``.
+    """
     if sys.displayhook is sys.__displayhook__:
         sys.displayhook = _display_hook
+        return
+    shell = _terminal_ipython()
+    if shell is None:
+        return
+    trap = shell.display_trap
+    if not isinstance(trap.hook, _SkipEchoed):
+        trap.hook = _SkipEchoed(trap.hook)  # for the cells to come
+    if sys.displayhook is trap.hook._hook:
+        sys.displayhook = trap.hook  # and for the cell running now

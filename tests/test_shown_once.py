@@ -97,6 +97,39 @@ def test_the_python_prompt_shows_an_echoed_answer_once(srv: FakeServer) -> None:
     assert len(srv.requests) == 3
 
 
+# -- terminal IPython ----------------------------------------------------------------------
+
+
+def test_terminal_ipython_shows_an_echoed_answer_once_with_no_empty_out(srv: FakeServer) -> None:
+    srv.enqueue(streamed("ZEBRA-", "one"), streamed("OKAPI-", "two"))
+    # --simple-prompt: the same shell and display hook, without the cursor-position
+    # queries prompt_toolkit sends to a real terminal
+    start = "import IPython; IPython.start_ipython(argv=['--no-banner', '--simple-prompt'])"
+    session = Terminal(["-c", start], child_env())
+    cells = iter(range(2, 100))
+
+    def run(line: str) -> str:
+        """Type ``line`` as the next cell; what it showed before the next prompt."""
+        session.type(f"{line}\n")
+        return session.expect(f"In [{next(cells)}]: ")
+
+    try:
+        session.expect("In [1]: ")
+        run(make_chat(srv.base_url, "default"))
+        shown = run('chat.chat("hi")')
+        assert shown.count("ZEBRA-one") == 1 and "Out[" not in shown, shown
+        shown = run('answer = chat.chat("again")')
+        assert shown.count("OKAPI-two") == 1 and "Out[" not in shown, shown
+        assert "Out[4]: 'OKAPI-two'" in run("answer")  # asked for later: shown, as any str
+        assert "Out[5]: 'OKAPI-TWO'" in run("answer.upper()")
+        assert "Out[6]: 3" in run("1 + 2")  # other values as usual
+        session.type("exit()\n")
+        assert session.exit_code() == 0
+    finally:
+        session.close()
+    assert len(srv.requests) == 2
+
+
 # -- a Jupyter kernel ----------------------------------------------------------------------
 
 
