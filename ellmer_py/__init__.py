@@ -117,7 +117,7 @@ if TYPE_CHECKING:
     from .providers.cloudflare import chat_cloudflare
     from .providers.databricks import chat_databricks
     from .providers.deepseek import chat_deepseek, models_deepseek
-    from .providers.github import chat_github
+    from .providers.github import chat_github, models_github
     from .providers.google import (
         chat_google_gemini,
         chat_google_vertex,
@@ -128,6 +128,7 @@ if TYPE_CHECKING:
     )
     from .providers.groq import chat_groq, models_groq
     from .providers.huggingface import chat_huggingface, models_huggingface
+    from .providers.lmstudio import chat_lmstudio, models_lmstudio
     from .providers.mistral import chat_mistral, models_mistral
     from .providers.ollama import chat_ollama, models_ollama
     from .providers.openai import chat_openai, models_openai, openai_tool_web_search
@@ -135,6 +136,7 @@ if TYPE_CHECKING:
     from .providers.openrouter import chat_openrouter, models_openrouter
     from .providers.perplexity import chat_perplexity
     from .providers.portkey import chat_portkey, models_portkey
+    from .providers.vllm import chat_vllm, models_vllm
 
 __version__ = "0.1.0"
 
@@ -217,6 +219,7 @@ __all__ = [
     "chat_google_vertex",
     "chat_groq",
     "chat_huggingface",
+    "chat_lmstudio",
     "chat_mistral",
     "chat_ollama",
     "chat_openai",
@@ -224,6 +227,7 @@ __all__ = [
     "chat_openrouter",
     "chat_perplexity",
     "chat_portkey",
+    "chat_vllm",
     "claude_tool_web_fetch",
     "claude_tool_web_search",
     "content_image_file",
@@ -252,15 +256,18 @@ __all__ = [
     "models_aws_bedrock",
     "models_claude",
     "models_deepseek",
+    "models_github",
     "models_google_gemini",
     "models_google_vertex",
     "models_groq",
     "models_huggingface",
+    "models_lmstudio",
     "models_mistral",
     "models_ollama",
     "models_openai",
     "models_openrouter",
     "models_portkey",
+    "models_vllm",
     "modify_list",
     "openai_tool_web_search",
     "parallel_chat",
@@ -333,6 +340,7 @@ _BUILTIN_CONSTRUCTORS = {
     "chat_google_vertex": "ellmer_py.providers.google",
     "chat_groq": "ellmer_py.providers.groq",
     "chat_huggingface": "ellmer_py.providers.huggingface",
+    "chat_lmstudio": "ellmer_py.providers.lmstudio",
     "chat_mistral": "ellmer_py.providers.mistral",
     "chat_ollama": "ellmer_py.providers.ollama",
     "chat_openai": "ellmer_py.providers.openai",
@@ -340,6 +348,7 @@ _BUILTIN_CONSTRUCTORS = {
     "chat_openrouter": "ellmer_py.providers.openrouter",
     "chat_perplexity": "ellmer_py.providers.perplexity",
     "chat_portkey": "ellmer_py.providers.portkey",
+    "chat_vllm": "ellmer_py.providers.vllm",
 }
 
 #: Tools, schema types and structured output, loaded on first use (they build many classes).
@@ -404,6 +413,9 @@ _BUILTIN_FUNCTIONS = {
     "models_ollama": "ellmer_py.providers.ollama",
     "models_openrouter": "ellmer_py.providers.openrouter",
     "models_portkey": "ellmer_py.providers.portkey",
+    "models_vllm": "ellmer_py.providers.vllm",
+    "models_lmstudio": "ellmer_py.providers.lmstudio",
+    "models_github": "ellmer_py.providers.github",
     "google_tool_web_search": "ellmer_py.providers.google",
     "google_tool_web_fetch": "ellmer_py.providers.google",
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -79,13 +79,41 @@ def default_model(model: str | None, default: str) -> str:
     return model
 
 
-def require_model(function: str, model: str | None, what: str) -> str:
+def require_model(
+    function: str,
+    model: str | None,
+    what: str,
+    *,
+    available: Callable[[], Sequence[str]] | None = None,
+    models_url: str = "",
+    unreachable: str = "",
+    empty: str = "",
+) -> str:
     """``model``, or a ConfigurationError for a provider with no default model.
 
     ``what`` says what to pass, e.g. ``"the name of a model you have pulled"``.
+    With ``available`` (the ids at ``models_url``), a missing model costs one
+    look at the server's list, and the error names them, as R's does;
+    ``unreachable`` and ``empty`` add advice for a list that cannot be read
+    or that is empty.
     """
     if model is None or (isinstance(model, str) and not model.strip()):
-        raise ConfigurationError(f"{function}() needs model=, {what}: it has no default.")
+        start = f"{function}() needs model=, {what}: it has no default."
+        if available is None:
+            raise ConfigurationError(start)
+        try:
+            ids = list(available())
+        except Exception as exc:  # only to say more in the error
+            raise ConfigurationError(
+                f"{start} Its model list (GET {models_url}) could not be read either "
+                f"({type(exc).__name__}: {exc}).{unreachable}"
+            ) from None
+        if not ids:
+            raise ConfigurationError(f"{start} {models_url} lists no models.{empty}")
+        names = ", ".join(repr(i) for i in ids)
+        raise ConfigurationError(
+            f"{start} Available models: {names}; pass one, for example model={ids[0]!r}."
+        )
     if not isinstance(model, str):
         raise ConfigurationError(
             f"{function}(model=) must be a string, {what}; not {type(model).__name__}."

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal, Protocol
 
 from attrs import evolve, frozen
@@ -20,12 +20,15 @@ from ._errors import ConfigurationError
 from ._turn import AssistantPartialTurn, AssistantTurn, Tokens, Turn
 
 __all__ = [
+    "ModelPrices",
     "Price",
     "PriceSource",
+    "PriceTable",
     "PricedModel",
     "account_turn",
     "log_turn",
     "price_turn",
+    "table_price",
     "token_cost",
     "token_usage",
     "tokens_by_turn",
@@ -89,6 +92,32 @@ class PriceSource(Protocol):
         parameter would refuse that (parameters are contravariant).
         """
         ...
+
+
+#: A price table as R's ``prices`` holds it: model id -> (input, output, cached input).
+PriceTable = Mapping[str, tuple[float | None, float | None, float | None]]
+
+
+def table_price(table: PriceTable, model: str) -> Price | None:
+    """``model``'s row of ``table``, matched exactly as R matches (R: ``get_token_cost()``).
+
+    None for a model not in it, or one without an input or an output price.
+    """
+    input_price, output_price, cached = table.get(model, (None, None, None))
+    if input_price is None or output_price is None:
+        return None
+    return Price(input_price, output_price, cached)
+
+
+class ModelPrices:
+    """A :class:`PriceSource` pricing answers at the chat's model's price: ``lookup(model)``."""
+
+    def __init__(self, lookup: Callable[[str], Price | None]) -> None:
+        self.lookup = lookup
+
+    def price(self, provider: Any, headers: Mapping[str, str]) -> Price | None:
+        """The price of ``provider.model``."""
+        return self.lookup(provider.model)
 
 
 class _UsageLog:

@@ -29,6 +29,8 @@ A ``models_<name>()`` builds on ``list_model_rows()`` (one GET, or every
 page, of a model list), ``model_list_headers()``, ``unix_time()``,
 ``newest_first()`` and ``price_columns()``, and is registered as
 ``ProviderSpec(models_function=...)`` so ``Provider.list_models()`` finds it.
+A provider with a list price table (``PriceTable``, matched by
+``table_price()``) passes ``build_chat(prices=ModelPrices(lookup))``.
 
 A provider with a batch API passes a ``BatchApi`` (``OpenAIBatch``,
 ``AnthropicBatch``, ``GeminiBatch``, or its own: pure steps that yield
@@ -77,7 +79,7 @@ from ._protocols.batch import BatchAnswer, BatchApi, BatchCall, BatchStatus, Ite
 from ._provider import ModelLimitation, Provider
 from ._registry import ProtocolSpec, ProviderSpec
 from ._sigv4 import AwsCredentials
-from ._tokens import Price, PriceSource, token_cost
+from ._tokens import ModelPrices, Price, PriceSource, PriceTable, table_price, token_cost
 from ._tools import ToolBuiltIn
 from ._transport import Transport
 from ._turn import AssistantTurn
@@ -151,12 +153,14 @@ __all__ = [
     "MalformedResponseError",
     "MissingCredentialsError",
     "ModelLimitation",
+    "ModelPrices",
     "OpenAIBatch",
     "OpenAIChat",
     "OpenAIResponses",
     "Params",
     "Price",
     "PriceSource",
+    "PriceTable",
     "ProtocolSpec",
     "Provider",
     "ProviderSpec",
@@ -183,6 +187,7 @@ __all__ = [
     "reject_api_key",
     "require_model",
     "resolve_region",
+    "table_price",
     "token_cost",
     "unix_time",
     "with_defaults",

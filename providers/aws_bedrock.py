@@ -19,6 +19,7 @@ from ellmer_py.plugin import (
     ConfigurationError,
     Echo,
     MissingCredentialsError,
+    ModelPrices,
     Params,
     ProviderSpec,
     SigV4Auth,
@@ -29,10 +30,18 @@ from ellmer_py.plugin import (
     env_credentials,
     hookimpl,
     list_model_rows,
+    price_columns,
     resolve_region,
 )
 
-__all__ = ["BedrockModel", "bedrock_endpoint", "chat_aws_bedrock", "models_aws_bedrock"]
+from .aws_bedrock_prices import price_of
+
+__all__ = [
+    "BedrockModel",
+    "bedrock_endpoint",
+    "chat_aws_bedrock",
+    "models_aws_bedrock",
+]
 
 DEFAULT_MODEL = "us.anthropic.claude-sonnet-5"
 #: R reads a Bedrock API key (bearer token) from these first.
@@ -171,7 +180,8 @@ def chat_aws_bedrock(
     expire. ``credentials=`` (keyword-only, not in R) replaces them: a
     function returning ``AwsCredentials``, a key or headers. ``cache``
     places cache points as R does (``"auto"``: 5 minutes for Claude and
-    Nova models).
+    Nova models). Answers are priced from R's list prices
+    (``aws_bedrock_prices.PRICES``) when the model id is in them as it is.
     """
     function = "chat_aws_bedrock"
     if cache not in _CACHE:
@@ -193,6 +203,7 @@ def chat_aws_bedrock(
         base_url=base_url,
         protocol=BedrockConverse(cache=cache),
         auth=SigV4Auth(creds, region=region, service=SIGNING_SERVICE),
+        prices=ModelPrices(price_of),
     )
 
 
@@ -201,11 +212,17 @@ def chat_aws_bedrock(
 
 @frozen
 class BedrockModel:
-    """One foundation model Bedrock offers (R: ``models_aws_bedrock()``)."""
+    """One foundation model Bedrock offers, with R's list price if known.
+
+    R: a ``models_aws_bedrock()`` row.
+    """
 
     id: str
     name: str
     provider: str
+    input_price: float | None = None
+    output_price: float | None = None
+    cached_input_price: float | None = None
 
 
 def models_aws_bedrock(
@@ -221,7 +238,8 @@ def models_aws_bedrock(
 
     The endpoint is ``https://bedrock.{region}.amazonaws.com``; as in R, a
     ``base_url`` of the runtime (``bedrock-runtime``, a chat's) is turned
-    into it. The request is signed as chat requests are.
+    into it. The request is signed as chat requests are. Each model carries
+    R's list price when its id is in ``aws_bedrock_prices.PRICES``.
     """
     function = "models_aws_bedrock"
     region = _region(function, profile, base_url)
@@ -252,6 +270,7 @@ def models_aws_bedrock(
             id=str(row.get("modelId", "")),
             name=str(row.get("modelName", "")),
             provider=str(row.get("providerName", "")),
+            **price_columns(price_of(str(row.get("modelId", "")))),
         )
         for row in rows
         if row.get("modelId")

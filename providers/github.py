@@ -1,4 +1,4 @@
-"""GitHub Models, retired by GitHub (R: ``chat_github()``, defunct)."""
+"""GitHub Models, retired by GitHub (R: ``chat_github()`` and ``models_github()``, defunct)."""
 
 from __future__ import annotations
 
@@ -16,17 +16,25 @@ from ellmer_py.plugin import (
     hookimpl,
 )
 
-__all__ = ["chat_github"]
+__all__ = ["chat_github", "models_github"]
 
 DEFAULT_BASE_URL = "https://models.github.ai/inference"
 DEFAULT_MODEL = "gpt-5"
+#: R's ``models_github()`` default: the catalog lived beside the inference API.
+DEFAULT_MODELS_URL = "https://models.github.ai/"
 
-RETIRED = (
-    "GitHub Models was retired on 2026-07-30, so chat_github() no longer works "
-    "(R's ellmer made it defunct too). Use another provider instead, for example "
-    "chat_huggingface(), chat_groq() or chat_openrouter(); any other server that speaks "
-    "the OpenAI chat API works with chat_openai_compatible(base_url=..., model=...)."
-)
+
+def _retired(function: str) -> str:
+    return (
+        f"GitHub Models was retired on 2026-07-30, so {function}() no longer works "
+        "(R's ellmer made it defunct too). Use another provider instead, for example "
+        "chat_huggingface(), chat_groq() or chat_openrouter(); any other server that speaks "
+        "the OpenAI chat API works with chat_openai_compatible(base_url=..., model=...)."
+    )
+
+
+RETIRED = _retired("chat_github")
+MODELS_RETIRED = _retired("models_github")
 
 
 def chat_github(
@@ -58,6 +66,30 @@ def chat_github(
     raise ConfigurationError(RETIRED)
 
 
+def models_github(
+    base_url: str = DEFAULT_MODELS_URL,
+    api_key: str | None = None,
+    credentials: Callable[[], CredentialValue] | None = None,
+    *,
+    api_headers: Mapping[str, str] | None = None,
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> NoReturn:
+    """Always raises: GitHub retired GitHub Models (R: ``models_github()``, defunct).
+
+    Raises ConfigurationError saying so and what to use instead (every
+    other ``models_<name>()`` lists a live catalog); given ``api_key=``, the
+    error is a DeprecatedArgumentError (as for every provider) with the
+    same advice. Nothing is sent.
+    """
+    if api_key is not None:
+        raise DeprecatedArgumentError(
+            f"models_github(api_key=...) is not accepted by ellmer-py, and the service is "
+            f"gone: {MODELS_RETIRED}"
+        )
+    raise ConfigurationError(MODELS_RETIRED)
+
+
 SPEC = ProviderSpec(
     name="github",
     chat_function=chat_github,
@@ -66,6 +98,7 @@ SPEC = ProviderSpec(
     default_model=DEFAULT_MODEL,
     description="GitHub Models: retired by GitHub on 2026-07-30.",
     retired=RETIRED,
+    models_function=models_github,
 )
 
 

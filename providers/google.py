@@ -20,9 +20,9 @@ from ellmer_py.plugin import (
     GeminiBatch,
     GeminiProtocol,
     MissingCredentialsError,
+    ModelPrices,
     Params,
     Price,
-    Provider,
     ProviderSpec,
     SystemPromptFallback,
     ToolBuiltIn,
@@ -37,7 +37,6 @@ from ellmer_py.plugin import (
 )
 
 __all__ = [
-    "GeminiPrices",
     "GoogleDefaultCredentials",
     "GoogleModel",
     "chat_google_gemini",
@@ -95,7 +94,7 @@ def chat_google_gemini(
         default_credentials=_credentials(),
         auth_header="x-goog-api-key",
         auth_prefix="",
-        prices=GeminiPrices(),
+        prices=ModelPrices(price_of),
         batch=GeminiBatch(base_url=base_url),
     )
 
@@ -277,7 +276,7 @@ def chat_google_vertex(
         # has_google_mixed_tool_support())
         protocol=GeminiProtocol(vertex=True),
         default_credentials=GoogleDefaultCredentials("chat_google_vertex"),
-        prices=GeminiPrices(),
+        prices=ModelPrices(price_of),
     )
 
 
@@ -333,14 +332,6 @@ def price_of(model: str) -> Price | None:
         if re.fullmatch(pattern, model):
             return Price(input_price, output_price, cached)
     return None
-
-
-class GeminiPrices:
-    """Prices from :data:`PRICES`."""
-
-    def price(self, provider: Provider, headers: Mapping[str, str]) -> Price | None:
-        """The price of ``provider.model``."""
-        return price_of(provider.model)
 
 
 # -- models ----------------------------------------------------------------------------

@@ -14,9 +14,11 @@ from ellmer_py.plugin import (
     ChatArgs,
     CredentialValue,
     Echo,
+    ModelPrices,
     OpenAIBatch,
     OpenAIChat,
     Params,
+    Price,
     ProviderSpec,
     SystemPromptFallback,
     build_chat,
@@ -26,10 +28,11 @@ from ellmer_py.plugin import (
     list_model_rows,
     model_list_headers,
     reject_api_key,
+    table_price,
     unix_time,
 )
 
-__all__ = ["GroqModel", "chat_groq", "models_groq"]
+__all__ = ["PRICES", "GroqModel", "chat_groq", "models_groq", "price_of"]
 
 DEFAULT_BASE_URL = "https://api.groq.com/openai/v1"
 DEFAULT_MODEL = "openai/gpt-oss-20b"
@@ -63,7 +66,8 @@ def chat_groq(
     Sign up at https://groq.com. The key comes from ``credentials`` or the
     ``GROQ_API_KEY`` environment variable, read at request time, and is sent
     as ``Authorization: Bearer``. The default model is
-    ``openai/gpt-oss-20b``; parameters map as for OpenAI.
+    ``openai/gpt-oss-20b``; parameters map as for OpenAI. Answers are
+    priced from R's list prices (:data:`PRICES`) when the model is in them.
     """
     reject_api_key("chat_groq", api_key, env=ENV)
     return build_chat(
@@ -72,16 +76,18 @@ def chat_groq(
         name="Groq",
         model=default_model(model, DEFAULT_MODEL),
         base_url=base_url,
-        protocol=OpenAIChat(PARAM_NAMES),
+        protocol=OpenAIChat(PARAM_NAMES, strict_tools=False),  # R: no strict for Groq
         default_credentials=_credentials(),
+        prices=ModelPrices(price_of),
         batch=BATCH,
     )
 
 
-# -- models ----------------------------------------------------------------------------
+# -- prices ----------------------------------------------------------------------------
 
-#: R's list prices for Groq (its ``prices`` table), US dollars per million
-#: tokens: model id -> (input, output, cached input); matched exactly, as R does.
+#: R's list prices for Groq, US dollars per million tokens: model id -> (input,
+#: output, cached input). From the "Groq" rows of R ellmer's data-raw/prices.json
+#: (updated_at 2026-08-03T09:30:30Z); matched exactly, as R's get_token_cost() does.
 PRICES: Mapping[str, tuple[float | None, float | None, float | None]] = {
     "gemma-7b-it": (0.05, 0.08, None),
     "llama-3.1-8b-instant": (0.05, 0.08, None),
@@ -95,6 +101,14 @@ PRICES: Mapping[str, tuple[float | None, float | None, float | None]] = {
     "openai/gpt-oss-safeguard-20b": (0.075, 0.3, 0.037),
     "qwen/qwen3-32b": (0.29, 0.59, None),
 }
+
+
+def price_of(model: str) -> Price | None:
+    """R's list price of a Groq model (exactly as named), or None (R: ``get_token_cost()``)."""
+    return table_price(PRICES, model)
+
+
+# -- models ----------------------------------------------------------------------------
 
 
 @frozen

@@ -13,8 +13,10 @@ from ellmer_py.plugin import (
     ChatArgs,
     CredentialValue,
     Echo,
+    ModelPrices,
     OpenAIChat,
     Params,
+    Price,
     ProviderSpec,
     SystemPromptFallback,
     build_chat,
@@ -24,10 +26,17 @@ from ellmer_py.plugin import (
     list_model_rows,
     model_list_headers,
     reject_api_key,
+    table_price,
     unix_time,
 )
 
-__all__ = ["MistralModel", "chat_mistral", "models_mistral"]
+__all__ = [
+    "PRICES",
+    "MistralModel",
+    "chat_mistral",
+    "models_mistral",
+    "price_of",
+]
 
 DEFAULT_BASE_URL = "https://api.mistral.ai/v1"
 DEFAULT_MODEL = "mistral-large-latest"
@@ -72,6 +81,8 @@ def chat_mistral(
     Get a key at https://console.mistral.ai/api-keys; it comes from
     ``credentials`` or ``MISTRAL_API_KEY``, read at request time. As in R,
     streamed requests send no ``stream_options`` (Mistral rejects them).
+    Answers are priced from R's list prices (:data:`PRICES`) when the model
+    is in them.
 
     Known limitations (from R): tool calling is unstable; images need a
     model that supports images.
@@ -85,13 +96,16 @@ def chat_mistral(
         base_url=base_url,
         protocol=OpenAIChat(MISTRAL_PARAM_NAMES, stream_usage=False),
         default_credentials=_credentials(),
+        prices=ModelPrices(price_of),
     )
 
 
-# -- models ----------------------------------------------------------------------------
+# -- prices ----------------------------------------------------------------------------
 
-#: R's list prices for Mistral (its ``prices`` table), US dollars per million
-#: tokens: model id -> (input, output, cached input); matched exactly, as R does.
+#: R's list prices for Mistral, US dollars per million tokens: model id -> (input,
+#: output, cached input). From the "Mistral" rows of R ellmer's data-raw/prices.json
+#: (updated_at 2026-08-03T09:30:30Z); matched exactly, as R's get_token_cost() does.
+#: The embedding models have no output price, so chats with them stay unpriced.
 PRICES: Mapping[str, tuple[float | None, float | None, float | None]] = {
     "codestral-2405": (1.0, 3.0, None),
     "codestral-2508": (0.3, 0.9, None),
@@ -148,6 +162,14 @@ PRICES: Mapping[str, tuple[float | None, float | None, float | None]] = {
     "pixtral-large-2411": (2.0, 6.0, None),
     "pixtral-large-latest": (2.0, 6.0, None),
 }
+
+
+def price_of(model: str) -> Price | None:
+    """R's list price of a Mistral model (exactly as named), or None (R: ``get_token_cost()``)."""
+    return table_price(PRICES, model)
+
+
+# -- models ----------------------------------------------------------------------------
 
 
 @frozen

@@ -95,6 +95,7 @@ PUBLIC = [
     "chat_google_vertex",
     "chat_groq",
     "chat_huggingface",
+    "chat_lmstudio",
     "chat_mistral",
     "chat_ollama",
     "chat_openai",
@@ -102,6 +103,7 @@ PUBLIC = [
     "chat_openrouter",
     "chat_perplexity",
     "chat_portkey",
+    "chat_vllm",
     "claude_tool_web_fetch",
     "claude_tool_web_search",
     "content_image_file",
@@ -130,15 +132,18 @@ PUBLIC = [
     "models_aws_bedrock",
     "models_claude",
     "models_deepseek",
+    "models_github",
     "models_google_gemini",
     "models_google_vertex",
     "models_groq",
     "models_huggingface",
+    "models_lmstudio",
     "models_mistral",
     "models_ollama",
     "models_openai",
     "models_openrouter",
     "models_portkey",
+    "models_vllm",
     "modify_list",
     "openai_tool_web_search",
     "parallel_chat",
@@ -169,11 +174,13 @@ PROVIDER_MODULES = {
     "chat_deepseek": "ellmer_py.providers.deepseek",
     "chat_github": "ellmer_py.providers.github",
     "chat_groq": "ellmer_py.providers.groq",
+    "chat_lmstudio": "ellmer_py.providers.lmstudio",
     "chat_mistral": "ellmer_py.providers.mistral",
     "chat_ollama": "ellmer_py.providers.ollama",
     "chat_openrouter": "ellmer_py.providers.openrouter",
     "chat_perplexity": "ellmer_py.providers.perplexity",
     "chat_portkey": "ellmer_py.providers.portkey",
+    "chat_vllm": "ellmer_py.providers.vllm",
 }
 
 #: Names reached through the module's ``__getattr__`` rather than imported eagerly.
@@ -192,6 +199,9 @@ LAZY |= {
     "models_ollama",
     "models_openrouter",
     "models_portkey",
+    "models_vllm",
+    "models_lmstudio",
+    "models_github",
 }
 LAZY |= {"google_tool_web_search", "google_tool_web_fetch"}
 LAZY |= set(PROVIDER_MODULES)

@@ -57,12 +57,14 @@ EXPECTED_ALL = [
     "MalformedResponseError",
     "MissingCredentialsError",
     "ModelLimitation",
+    "ModelPrices",
     "OpenAIBatch",
     "OpenAIChat",
     "OpenAIResponses",
     "Params",
     "Price",
     "PriceSource",
+    "PriceTable",
     "ProtocolSpec",
     "Provider",
     "ProviderSpec",
@@ -89,6 +91,7 @@ EXPECTED_ALL = [
     "reject_api_key",
     "require_model",
     "resolve_region",
+    "table_price",
     "token_cost",
     "unix_time",
     "with_defaults",
@@ -116,8 +119,11 @@ HOME = {
     "ModelLimitation": "ellmer_py._provider",
     "OpenAIChat": "ellmer_py._protocols.openai_chat",
     "Params": "ellmer_py._params",
+    "ModelPrices": "ellmer_py._tokens",
     "Price": "ellmer_py._tokens",
     "PriceSource": "ellmer_py._tokens",
+    "PriceTable": "ellmer_py._tokens",
+    "table_price": "ellmer_py._tokens",
     "Provider": "ellmer_py._provider",
     "ProviderSpec": "ellmer_py._registry",
     "SystemPromptFallback": "ellmer_py._chat",
@@ -258,8 +264,10 @@ def test_providers_import_only_the_plugin_api(path: Path) -> None:
     elif path == EXAMPLE_FILE:
         # the example also brings a wire protocol, whose conformance fake it builds
         assert imports == ["ellmer_py.plugin", "ellmer_py.conformance.openai_chat"]
-    else:
-        assert imports == ["ellmer_py.plugin"]
+    elif path.stem.endswith("_prices"):  # a provider's price table: data, imports nothing
+        assert imports in ([], ["ellmer_py.plugin"])
+    else:  # the plugin API, and the provider's own price table if it has one
+        assert [i for i in imports if i != f".{path.stem}_prices"] == ["ellmer_py.plugin"]
 
 
 def _calls(path: Path) -> set[str]:
@@ -272,7 +280,12 @@ def _calls(path: Path) -> set[str]:
 
 @pytest.mark.parametrize(
     "path",
-    [p for p in PROVIDER_FILES if p.name not in ("__init__.py", "github.py")] + [EXAMPLE_FILE],
+    [
+        p
+        for p in PROVIDER_FILES
+        if p.name not in ("__init__.py", "github.py") and not p.stem.endswith("_prices")
+    ]
+    + [EXAMPLE_FILE],
     ids=lambda p: p.relative_to(ROOT).as_posix(),
 )
 def test_every_provider_builds_its_chat_with_build_chat(path: Path) -> None:

@@ -386,6 +386,7 @@ def test_every_built_in_provider_is_tested() -> None:
         "google_vertex",  # tests/providers/test_google_vertex.py
         *("aws_bedrock", "bedrock"),  # tests/providers/test_aws_bedrock.py
         "openai",  # tests/providers/test_openai_replay.py
+        *("vllm", "lmstudio"),  # tests/providers/test_vllm.py, test_lmstudio.py
     }
 
 

@@ -54,6 +54,7 @@ BUILT_INS = {
     "google_vertex": "ellmer_py.providers.google",
     "groq": "ellmer_py.providers.groq",
     "huggingface": "ellmer_py.providers.huggingface",
+    "lmstudio": "ellmer_py.providers.lmstudio",
     "mistral": "ellmer_py.providers.mistral",
     "ollama": "ellmer_py.providers.ollama",
     "openai": "ellmer_py.providers.openai",
@@ -61,6 +62,7 @@ BUILT_INS = {
     "openrouter": "ellmer_py.providers.openrouter",
     "perplexity": "ellmer_py.providers.perplexity",
     "portkey": "ellmer_py.providers.portkey",
+    "vllm": "ellmer_py.providers.vllm",
 }
 #: Every entry point of our own distribution: the providers and the built-in protocols.
 ENTRY_POINTS = {

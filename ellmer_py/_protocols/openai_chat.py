@@ -363,6 +363,7 @@ class OpenAIChat:
         preserve_thinking: bool = False,
         stream_usage: bool = True,
         reasoning_field: str = "reasoning",
+        strict_tools: bool = True,
     ) -> None:
         self.param_names = dict(param_names)
         #: Send the model's earlier thinking back with the history (R: ``preserve_thinking``).
@@ -371,6 +372,8 @@ class OpenAIChat:
         #: The message field thinking is sent back in: "reasoning", or
         #: "reasoning_content" for DeepSeek and LM Studio (R: ``reasoning_content_field()``).
         self.reasoning_field = reasoning_field
+        #: Mark tool definitions ``strict`` (R: not for Groq or vLLM).
+        self.strict_tools = strict_tools
 
     def chat_path(self) -> str:
         """The path of the chat endpoint below the base URL."""
@@ -452,15 +455,11 @@ class OpenAIChat:
             return dict(json_def)  # a built-in tool sends its own definition (R: ToolBuiltIn)
         from ._schema import strict_schema
 
-        return {
-            "type": "function",
-            "function": {
-                "name": tool.name,
-                "description": tool.description,
-                "strict": True,
-                "parameters": strict_schema(tool.arguments),
-            },
-        }
+        function: dict[str, Any] = {"name": tool.name, "description": tool.description}
+        if self.strict_tools:
+            function["strict"] = True
+        function["parameters"] = strict_schema(tool.arguments)
+        return {"type": "function", "function": function}
 
     def response_format(self, type: Type) -> dict[str, Any]:
         """The ``response_format`` asking for JSON that fits ``type`` (R: ``chat_body``)."""
