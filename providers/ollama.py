@@ -60,6 +60,16 @@ def _ollama_key() -> CredentialValue:
     return key if key else {}
 
 
+#: How long the model look-up behind a missing model= may take, unless timeout_s= says.
+_LOOKUP_TIMEOUT_S = 10.0
+
+
+def _server_root(base_url: str) -> str:
+    """The Ollama server itself: ``base_url`` without a trailing ``/v1``."""
+    root = base_url.rstrip("/")
+    return root.removesuffix("/v1")
+
+
 def ollama_api_root(base_url: str) -> str:
     """The OpenAI-compatible root below an Ollama server's URL: ``<base_url>/v1``."""
     root = base_url.rstrip("/")
@@ -89,22 +99,39 @@ def chat_ollama(
     OpenAI-compatible ``/v1`` API. No key is needed locally; behind a proxy
     that wants one, set ``OLLAMA_API_KEY`` or pass ``credentials``.
 
-    Unlike R, nothing is sent at construction (R first checks that the
-    server runs and has the model); a missing server or model shows on the
-    first request.
+    Without ``model``, as in R, the error lists the models the server has
+    (one look at its ``api/tags``). Unlike R, nothing is sent at
+    construction when ``model`` is given (R first checks that the server
+    runs and has the model); a missing server or model shows on the first
+    request.
 
     Known limitations (from R): tool calling does not work while
     streaming, and is weak with most models; models use only 2048 input
     tokens unless you create a custom model with a larger context.
     """
     reject_api_key("chat_ollama", api_key, env=(KEY_ENV,))
+    if base_url is None:
+        base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
+    server = base_url
     model = require_model(
         "chat_ollama",
         model,
         "the name of a model you have pulled, such as model='llama3.2' (`ollama list` shows them)",
+        available=lambda: [
+            m.id
+            for m in models_ollama(
+                server,
+                credentials,
+                api_headers=api_headers,
+                max_tries=1,
+                timeout_s=timeout_s if timeout_s is not None else _LOOKUP_TIMEOUT_S,
+            )
+        ],
+        models_url=_server_root(server) + "/api/tags",
+        unreachable=" Is Ollama running? Start it (`ollama serve`), or point base_url= (or "
+        f"{BASE_URL_ENV}) at the server you run.",
+        empty=" Pull one first, e.g. `ollama pull llama3.2`.",
     )
-    if base_url is None:
-        base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
     return build_chat(
         "chat_ollama",
         ChatArgs.of(locals()),
@@ -202,8 +229,7 @@ def models_ollama(
     )
     if base_url is None:
         base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
-    root = base_url.rstrip("/")
-    root = root[: -len("/v1")] if root.endswith("/v1") else root
+    root = _server_root(base_url)
     transport = Transport("Ollama", max_tries=max_tries, timeout_s=timeout_s)
     try:
         rows = list_model_rows(

@@ -515,6 +515,43 @@ def test_ollama_capabilities_are_remembered_per_digest(srv: FakeServer) -> None:
     ]
 
 
+def test_chat_ollama_without_a_model_names_the_models_it_has(srv: FakeServer) -> None:
+    from ellmer_py import ConfigurationError, chat_ollama
+
+    show = ollama_server({"llama3.2": ["completion"], "qwen3:4b": ["completion"]})
+    srv.enqueue(
+        tags(tag("qwen3:4b", "2025-06-01T09:00:00Z"), tag("llama3.2", "2024-05-27T00:00:00Z"))
+    )
+    srv.enqueue(show, show)
+    with pytest.raises(ConfigurationError) as info:
+        chat_ollama(base_url=srv.url)
+    message = str(info.value)
+    assert "chat_ollama() needs model=" in message
+    assert "Available models: 'qwen3:4b', 'llama3.2'; pass one, for example model='qwen3:4b'" in (
+        message
+    )
+    srv.enqueue(tags())
+    with pytest.raises(ConfigurationError, match=r"api/tags lists no models\. Pull one first"):
+        chat_ollama(base_url=srv.base_url)  # the /v1 root: the list is the server's
+    assert all(r.path.startswith("/api/") for r in srv.requests)  # no chat was sent
+
+
+def test_chat_ollama_without_a_model_or_a_server_says_to_start_one() -> None:
+    import socket
+
+    from ellmer_py import ConfigurationError, chat_ollama
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(ConfigurationError) as info:
+        chat_ollama(base_url=closed, credentials=lambda: "secret-ollama-key-123")
+    message = str(info.value)
+    assert f"(GET {closed}/api/tags) could not be read" in message
+    assert "Is Ollama running?" in message and "OLLAMA_BASE_URL" in message
+    assert "secret-ollama-key-123" not in message
+
+
 def test_ollama_base_url_env_v1_suffix_and_key(
     srv: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
