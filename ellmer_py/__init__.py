@@ -136,6 +136,7 @@ if TYPE_CHECKING:
     from .providers.openrouter import chat_openrouter, models_openrouter
     from .providers.perplexity import chat_perplexity
     from .providers.portkey import chat_portkey, models_portkey
+    from .providers.posit import chat_posit, models_posit
     from .providers.vllm import chat_vllm, models_vllm
 
 __version__ = "0.1.0"
@@ -227,6 +228,7 @@ __all__ = [
     "chat_openrouter",
     "chat_perplexity",
     "chat_portkey",
+    "chat_posit",
     "chat_vllm",
     "claude_tool_web_fetch",
     "claude_tool_web_search",
@@ -267,6 +269,7 @@ __all__ = [
     "models_openai",
     "models_openrouter",
     "models_portkey",
+    "models_posit",
     "models_vllm",
     "modify_list",
     "openai_tool_web_search",
@@ -348,6 +351,7 @@ _BUILTIN_CONSTRUCTORS = {
     "chat_openrouter": "ellmer_py.providers.openrouter",
     "chat_perplexity": "ellmer_py.providers.perplexity",
     "chat_portkey": "ellmer_py.providers.portkey",
+    "chat_posit": "ellmer_py.providers.posit",
     "chat_vllm": "ellmer_py.providers.vllm",
 }
 
@@ -413,6 +417,7 @@ _BUILTIN_FUNCTIONS = {
     "models_ollama": "ellmer_py.providers.ollama",
     "models_openrouter": "ellmer_py.providers.openrouter",
     "models_portkey": "ellmer_py.providers.portkey",
+    "models_posit": "ellmer_py.providers.posit",
     "models_vllm": "ellmer_py.providers.vllm",
     "models_lmstudio": "ellmer_py.providers.lmstudio",
     "models_github": "ellmer_py.providers.github",

@@ -191,6 +191,7 @@ def build_chat(
     prices: PriceSource | None = None,
     auth: Auth | None = None,
     batch: BatchApi | None = None,
+    error_message: Callable[[bytes], str | None] | None = None,
 ) -> Chat:
     """The ``Chat`` a ``chat_<name>()`` constructor returns (R: ``Chat$new(provider = ...)``).
 
@@ -205,8 +206,10 @@ def build_chat(
     ``url_params`` query parameters on every request, ``prices`` where
     answers get their cost; ``auth`` replaces the key-in-a-header scheme
     (request signing); ``batch`` is the provider's batch API, for
-    ``batch_chat()``. ``args`` carries the shared arguments at once (see
-    :class:`ChatArgs`); a keyword given here wins over it. Reject
+    ``batch_chat()``; ``error_message`` reads an error answer's body the
+    provider's own way (a str, or None for the usual reading). ``args``
+    carries the shared arguments at once (see :class:`ChatArgs`); a keyword
+    given here wins over it. Reject
     ``api_key=`` with ``reject_api_key()`` before calling this, so that a key
     in code is reported first.
     """
@@ -227,6 +230,8 @@ def build_chat(
     transport_options: dict[str, Any] = {"max_tries": max_tries, "timeout_s": timeout_s}
     if user_agent is not None:
         transport_options["user_agent"] = user_agent
+    if error_message is not None:
+        transport_options["error_message"] = error_message
     extra: dict[str, Any] = {"auth": auth} if auth is not None else {}
     provider = Provider(
         name=name,

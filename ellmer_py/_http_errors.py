@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._errors import (
@@ -238,18 +238,28 @@ def error_from_response(
     *,
     tries: int = 1,
     secrets: Sequence[str] = (),
+    reader: Callable[[bytes], str | None] | None = None,
 ) -> HTTPStatusError:
     """Build the typed error for an HTTP error answer.
 
     ``headers`` must have lower-case names. The message names the provider,
     the status and the server's own words, and how to fix the common cases.
     ``secrets`` (the credentials the request carried) never show, even
-    where the server quoted them back.
+    where the server quoted them back. ``reader`` is a provider's own
+    reading of the body (R: ``req_error(body = ...)``); where it gives
+    nothing, or fails, the server's words are found as for any provider.
     """
     cls = status_error_class(status)
     if cls is BadRequestError and _says_bad_credential(body):
         cls = AuthenticationError
-    said = server_message(body, headers.get("content-type"), headers, secrets=secrets)
+    said = ""
+    if reader is not None:
+        try:
+            said = " ".join(redact(reader(body) or "", secrets).split())[:1000]
+        except Exception:  # a reader that cannot read it: the usual message
+            said = ""
+    if not said:
+        said = server_message(body, headers.get("content-type"), headers, secrets=secrets)
     # AWS names the error's type in a header ("ValidationException:http://...")
     aws_type = headers.get("x-amzn-errortype", "").split(":", 1)[0].strip()[:100]
     if aws_type.isidentifier() and aws_type not in said:

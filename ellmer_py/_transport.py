@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _settings
@@ -67,8 +67,11 @@ class Transport:
         backoff_max: float = 20.0,
         retry_after_cap: int = 60,
         user_agent: str = "ellmer-py",
+        error_message: Callable[[bytes], str | None] | None = None,
     ) -> None:
         self.provider = provider
+        #: The provider's own reading of an error answer's body (None: the usual one).
+        self.error_message = error_message
         self.max_tries = _settings.max_tries(max_tries)
         self.timeout_s = _settings.timeout_s(timeout_s)
         self.backoff_factor = backoff_factor
@@ -279,6 +282,7 @@ class Transport:
             body or b"",
             tries=tries_of(response.retries),
             secrets=self.secrets.values,
+            reader=self.error_message,
         )
         raise error
 

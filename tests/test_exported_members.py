@@ -103,6 +103,7 @@ PUBLIC = [
     "chat_openrouter",
     "chat_perplexity",
     "chat_portkey",
+    "chat_posit",
     "chat_vllm",
     "claude_tool_web_fetch",
     "claude_tool_web_search",
@@ -143,6 +144,7 @@ PUBLIC = [
     "models_openai",
     "models_openrouter",
     "models_portkey",
+    "models_posit",
     "models_vllm",
     "modify_list",
     "openai_tool_web_search",
@@ -180,6 +182,7 @@ PROVIDER_MODULES = {
     "chat_openrouter": "ellmer_py.providers.openrouter",
     "chat_perplexity": "ellmer_py.providers.perplexity",
     "chat_portkey": "ellmer_py.providers.portkey",
+    "chat_posit": "ellmer_py.providers.posit",
     "chat_vllm": "ellmer_py.providers.vllm",
 }
 
@@ -199,6 +202,7 @@ LAZY |= {
     "models_ollama",
     "models_openrouter",
     "models_portkey",
+    "models_posit",
     "models_vllm",
     "models_lmstudio",
     "models_github",

@@ -360,3 +360,47 @@ def test_aws_errors_read_message_in_either_case_and_name_the_error_type() -> Non
     assert lower.server_message == "slow [ThrottlingException]"
     odd = error_from_response("P", 400, {"x-amzn-errortype": "<b>no</b>"}, b'{"message": "m"}')
     assert odd.server_message == "m"
+
+
+# -- a provider's own reading of the body (build_chat(error_message=)) ----------------------
+
+
+def _reader(body: bytes) -> str | None:
+    doc = json.loads(body)
+    if doc.get("error_type") == "account_missing":
+        return "Finish   setting up\nyour account (key sk-secret-1234567890)."
+    if doc.get("error_type") == "broken":
+        raise ValueError("the reader fails")
+    return None
+
+
+def test_a_providers_reader_gives_the_message_when_it_has_one() -> None:
+    body = json.dumps({"error_type": "account_missing", "error": "user 123 not found"}).encode()
+    error = error_from_response(
+        "Acme", 403, {}, body, secrets=["sk-secret-1234567890"], reader=_reader
+    )
+    assert "Finish setting up your account" in str(error)  # one line
+    assert "user 123" not in str(error) and "sk-secret-1234567890" not in str(error)
+    for other in ({"error_type": "broken", "error": "said"}, {"error": "said"}):
+        error = error_from_response("Acme", 400, {}, json.dumps(other).encode(), reader=_reader)
+        assert "said" in str(error)  # nothing from the reader: the usual reading
+
+
+def test_a_chat_built_with_an_error_reader_uses_it() -> None:
+    from ellmer_py.conformance.fake_server import FakeServer, Reply
+    from ellmer_py.plugin import build_chat
+
+    with FakeServer() as srv:
+        srv.enqueue(Reply.json({"error_type": "account_missing"}, status=403))
+        chat = build_chat(
+            "chat_acme",
+            name="Acme",
+            model="m",
+            base_url=srv.base_url,
+            credentials=lambda: "sk-secret-1234567890",
+            error_message=_reader,
+        )
+        with pytest.raises(AuthenticationError) as info:
+            chat.chat("hi")
+    assert "Finish setting up your account" in str(info.value)
+    assert "sk-secret-1234567890" not in str(info.value)

@@ -387,6 +387,7 @@ def test_every_built_in_provider_is_tested() -> None:
         *("aws_bedrock", "bedrock"),  # tests/providers/test_aws_bedrock.py
         "openai",  # tests/providers/test_openai_replay.py
         *("vllm", "lmstudio"),  # tests/providers/test_vllm.py, test_lmstudio.py
+        "posit",  # tests/providers/test_posit.py
     }
 
 

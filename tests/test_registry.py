@@ -62,6 +62,7 @@ BUILT_INS = {
     "openrouter": "ellmer_py.providers.openrouter",
     "perplexity": "ellmer_py.providers.perplexity",
     "portkey": "ellmer_py.providers.portkey",
+    "posit": "ellmer_py.providers.posit",
     "vllm": "ellmer_py.providers.vllm",
 }
 #: Every entry point of our own distribution: the providers and the built-in protocols.
