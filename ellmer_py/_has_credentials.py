@@ -32,14 +32,15 @@ def has_credentials(provider: Any) -> bool:
 
     ``provider`` is a registered provider's name (``"openai"``, ``"claude"``,
     ``"huggingface"``, see ``list_providers()``), a ``Chat`` or a
-    ``Provider``. For a name: True when the provider needs no key (its
-    ``ProviderSpec.credential_env`` is empty, as for ``"ollama"``) or one of
-    those environment variables is set; otherwise the provider's own default
-    credentials are looked for (for Hugging Face, the token file that
-    ``huggingface-cli login`` writes). For a chat or provider: True when the
-    credentials it sends can be found -- a key from the environment or a
-    token file, or a ``credentials=`` function (checked when the chat was
-    made; not called again here, since it may fetch a token).
+    ``Provider``. For a name: True when one of the provider's
+    ``ProviderSpec.credential_env`` variables is set; otherwise the
+    provider's own default credentials are looked for (for Hugging Face, the
+    token file that ``huggingface-cli login`` writes; for Posit AI, a cached
+    sign-in), and a provider that needs no key (``"ollama"``) has them. For
+    a chat or provider: True when the credentials it sends can be found --
+    a key from the environment or a token file, or a ``credentials=``
+    function (checked when the chat was made; not called again here, since
+    it may fetch a token).
 
     A credentials object may define ``available()`` to answer without
     fetching anything; otherwise a plugin's default credentials are looked
@@ -71,10 +72,14 @@ def _spec_has_credentials(name: str) -> bool:
     spec = get_provider_spec(name)
     if spec.retired is not None:
         return False
-    if not spec.credential_env or _env_is_set(spec.credential_env):
+    if _env_is_set(spec.credential_env):
         return True
+    if not spec.credential_env and not spec.credential_sources:
+        return True  # it names no credential at all: known without making a chat
     chat = _default_chat(spec)
-    return chat is not None and _provider_has_credentials(chat.get_provider())
+    if chat is None:  # can't be made here (it needs a base URL, say): keyless or not
+        return not spec.credential_env
+    return _provider_has_credentials(chat.get_provider())
 
 
 def _default_chat(spec: ProviderSpec) -> Any:

@@ -132,7 +132,7 @@ def fake_cloud() -> Iterator[FakeCloud]:
 
 
 def test_registered_plugins(monkeypatch: pytest.MonkeyPatch, fake_cloud: FakeCloud) -> None:
-    assert has_credentials("fake_local") is True  # no credential_env: no key needed
+    assert has_credentials("fake_local") is True  # it names no credential: no key needed
     assert fake_cloud.made == []  # known without making a chat
     assert has_credentials("fake_cloud") is False  # the chat can't be made: env only
     assert fake_cloud.made == [{"model": "has-credentials-probe"}]

@@ -358,6 +358,16 @@ def test_available_never_signs_in(login: FakeServer) -> None:
     assert login.requests == []
 
 
+def test_has_credentials_by_name_is_the_cached_sign_in(login: FakeServer) -> None:
+    from ellmer_py import has_credentials
+
+    assert has_credentials("posit") is False  # no key variable, but no sign-in either
+    write_cache(expires_at=time.time() + 3600)
+    assert has_credentials("posit") is True
+    assert has_credentials("ollama") is True and has_credentials("lmstudio") is True  # keyless
+    assert login.requests == []
+
+
 def test_no_token_in_repr_or_pickle(login: FakeServer, sleeps: list[float]) -> None:
     login.enqueue(device(), token())
     creds = posit_credentials()
