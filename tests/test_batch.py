@@ -337,16 +337,16 @@ class SlowResults(AnthropicBatchFake):
 def test_a_results_file_slower_than_the_time_limit_arrives_while_it_keeps_coming(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ELLMER_TIMEOUT_S", "1")
+    monkeypatch.setenv("ELLMER_TIMEOUT_S", "2")
     prompts = [f"p{i}" for i in range(20)]
     path = tmp_path / "slow.json"
     fake = SlowResults(key=KEY)
     with FakeServer(default=fake) as srv:
         chat = make_chat("anthropic", srv)
-        fake.gap = 0.25  # 2.25 s for the file, no gap near the 1 s limit
+        fake.gap = 0.4  # 3.6 s for the file: longer than the 2 s limit, no gap near it
         assert batch_chat_text(chat, prompts, path) == [f"echo: {p}" for p in prompts]
         stalled = tmp_path / "stalled.json"
-        fake.gap = 3.0  # a gap longer than the limit: a timeout, the job kept
+        fake.gap = 5.0  # a gap longer than the limit: a timeout, the job kept
         with pytest.raises(RequestTimeoutError):
             batch_chat_text(chat, prompts[:3], stalled)
         assert json.loads(stalled.read_text())["chunks"][0]["stage"] == "retrieving"
