@@ -20,6 +20,7 @@ from ._errors import ConfigurationError
 from ._turn import AssistantPartialTurn, AssistantTurn, Tokens, Turn
 
 __all__ = [
+    "ClaudePrices",
     "ModelPrices",
     "Price",
     "PriceSource",
@@ -118,6 +119,34 @@ class ModelPrices:
     def price(self, provider: Any, headers: Mapping[str, str]) -> Price | None:
         """The price of ``provider.model``."""
         return self.lookup(provider.model)
+
+
+class ClaudePrices(ModelPrices):
+    """Prices of Claude's answers (R: ``value_turn()`` for Anthropic).
+
+    The model that served the answer (``json["model"]``) is priced when
+    ``lookup`` knows it, else the chat's; cache writes
+    (``usage.cache_creation_input_tokens``) cost ``surcharge`` times the
+    input price on top: 0.25 for the 5-minute cache, 1.0 for ``cache="1h"``.
+    """
+
+    def __init__(self, lookup: Callable[[str], Price | None], cache: str = "5m") -> None:
+        super().__init__(lookup)
+        self.surcharge = 1.0 if cache == "1h" else 0.25
+
+    def cost(self, provider: Any, turn: AssistantTurn, headers: Mapping[str, str]) -> float | None:
+        """An answer's tokens at the model's price, plus the cache-write surcharge."""
+        doc = turn.json if isinstance(turn.json, Mapping) else {}
+        served = doc.get("model")
+        price = (self.lookup(served) if isinstance(served, str) else None) or self.lookup(
+            provider.model
+        )
+        if price is None or turn.tokens is None:
+            return None
+        usage = doc.get("usage")
+        written = usage.get("cache_creation_input_tokens") if isinstance(usage, Mapping) else None
+        written = written if isinstance(written, int) and not isinstance(written, bool) else 0
+        return token_cost(turn.tokens, price) + written * self.surcharge * price.input / 1e6
 
 
 class _UsageLog:

@@ -30,7 +30,8 @@ page, of a model list), ``model_list_headers()``, ``unix_time()``,
 ``newest_first()`` and ``price_columns()``, and is registered as
 ``ProviderSpec(models_function=...)`` so ``Provider.list_models()`` finds it.
 A provider with a list price table (``PriceTable``, matched by
-``table_price()``) passes ``build_chat(prices=ModelPrices(lookup))``.
+``table_price()``) passes ``build_chat(prices=ModelPrices(lookup))``;
+``ClaudePrices(lookup, cache)`` adds Claude's cache-write surcharge.
 
 A provider with a batch API passes a ``BatchApi`` (``OpenAIBatch``,
 ``AnthropicBatch``, ``GeminiBatch``, or its own: pure steps that yield
@@ -79,7 +80,15 @@ from ._protocols.batch import BatchAnswer, BatchApi, BatchCall, BatchStatus, Ite
 from ._provider import ModelLimitation, Provider
 from ._registry import ProtocolSpec, ProviderSpec
 from ._sigv4 import AwsCredentials
-from ._tokens import ModelPrices, Price, PriceSource, PriceTable, table_price, token_cost
+from ._tokens import (
+    ClaudePrices,
+    ModelPrices,
+    Price,
+    PriceSource,
+    PriceTable,
+    table_price,
+    token_cost,
+)
 from ._tools import ToolBuiltIn
 from ._transport import Transport
 from ._turn import AssistantTurn
@@ -142,6 +151,7 @@ __all__ = [
     "BedrockConverse",
     "Chat",
     "ChatArgs",
+    "ClaudePrices",
     "ConfigurationError",
     "CredentialValue",
     "Credentials",

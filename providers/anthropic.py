@@ -11,14 +11,13 @@ from attrs import frozen
 from ellmer_py.plugin import (
     AnthropicBatch,
     AnthropicMessages,
-    AssistantTurn,
     Chat,
     ChatArgs,
+    ClaudePrices,
     CredentialValue,
     Echo,
     Params,
     Price,
-    Provider,
     ProviderSpec,
     SystemPromptFallback,
     ToolBuiltIn,
@@ -30,12 +29,10 @@ from ellmer_py.plugin import (
     model_list_headers,
     price_columns,
     reject_api_key,
-    token_cost,
 )
 
 __all__ = [
     "AnthropicModel",
-    "AnthropicPrices",
     "chat_anthropic",
     "chat_claude",
     "claude_tool_web_fetch",
@@ -96,7 +93,7 @@ def chat_anthropic(
         default_credentials=_credentials(),
         auth_header="x-api-key",
         auth_prefix="",
-        prices=AnthropicPrices(cache),
+        prices=ClaudePrices(price_of, cache),
         batch=BATCH,
     )
 
@@ -208,34 +205,6 @@ def price_of(model: str) -> Price | None:
         if re.fullmatch(pattern, model):
             return Price(input_price, output_price, cached)
     return None
-
-
-class AnthropicPrices:
-    """Prices from :data:`PRICES`; cache writes carry their surcharge (R: ``value_turn``)."""
-
-    def __init__(self, cache: str = "5m") -> None:
-        self.surcharge = 1.0 if cache == "1h" else 0.25
-
-    def price(self, provider: Provider, headers: Mapping[str, str]) -> Price | None:
-        """The price of ``provider.model``."""
-        return price_of(provider.model)
-
-    def cost(
-        self, provider: Provider, turn: AssistantTurn, headers: Mapping[str, str]
-    ) -> float | None:
-        """The cost of an answer: its tokens at the model's price, plus the cache-write surcharge.
-
-        The model that served the answer (``json["model"]``) is priced when it is known.
-        """
-        served = turn.json.get("model") if isinstance(turn.json, Mapping) else None
-        price = price_of(served if isinstance(served, str) else provider.model)
-        price = price or price_of(provider.model)
-        if price is None or turn.tokens is None:
-            return None
-        usage = turn.json.get("usage") if isinstance(turn.json, Mapping) else None
-        written = usage.get("cache_creation_input_tokens") if isinstance(usage, Mapping) else None
-        written = written if isinstance(written, int) and not isinstance(written, bool) else 0
-        return token_cost(turn.tokens, price) + written * self.surcharge * price.input / 1e6
 
 
 # -- models ----------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from attrs import frozen
 
 from ellmer_py.plugin import (
     AnthropicMessages,
-    AssistantTurn,
     Chat,
     ChatArgs,
+    ClaudePrices,
     ConfigurationError,
     CredentialValue,
     Echo,
@@ -27,7 +27,6 @@ from ellmer_py.plugin import (
     OpenAIChat,
     Params,
     Price,
-    Provider,
     ProviderSpec,
     SystemPromptFallback,
     Transport,
@@ -37,7 +36,6 @@ from ellmer_py.plugin import (
     list_model_rows,
     model_list_headers,
     table_price,
-    token_cost,
 )
 
 from .posit_oauth import posit_credentials
@@ -110,7 +108,7 @@ def chat_posit(
         base_url=gateway + ("/anthropic/v1" if claude else "/openai/v1"),
         protocol=AnthropicMessages(cache=cache) if claude else OpenAIChat(),
         default_credentials=posit_credentials(),
-        prices=PositClaudePrices(cache) if claude else ModelPrices(price_of),
+        prices=ClaudePrices(price_of, cache) if claude else ModelPrices(price_of),
         error_message=posit_error_message,
     )
 
@@ -171,36 +169,6 @@ PRICES: Mapping[str, tuple[float | None, float | None, float | None]] = {
 def price_of(model: str) -> Price | None:
     """R's list price of a Posit AI model (exactly as named), or None (R: ``get_token_cost()``)."""
     return table_price(PRICES, model)
-
-
-class PositClaudePrices:
-    """Claude answers at :data:`PRICES`, plus the cache-write surcharge (R: ``value_turn()``).
-
-    As for ``chat_anthropic()``: the model that served the answer
-    (``json["model"]``) is priced when it is in the table, and cache writes
-    cost 1.25x input (5 minutes) or 2x (1 hour).
-    """
-
-    def __init__(self, cache: str = "5m") -> None:
-        self.surcharge = 1.0 if cache == "1h" else 0.25
-
-    def price(self, provider: Provider, headers: Mapping[str, str]) -> Price | None:
-        """The price of ``provider.model``."""
-        return price_of(provider.model)
-
-    def cost(
-        self, provider: Provider, turn: AssistantTurn, headers: Mapping[str, str]
-    ) -> float | None:
-        """The cost of an answer: tokens at the model's price, plus the cache-write surcharge."""
-        doc = turn.json if isinstance(turn.json, Mapping) else {}
-        served = doc.get("model")
-        price = (price_of(served) if isinstance(served, str) else None) or price_of(provider.model)
-        if price is None or turn.tokens is None:
-            return None
-        usage = doc.get("usage")
-        written = usage.get("cache_creation_input_tokens") if isinstance(usage, Mapping) else None
-        written = written if isinstance(written, int) and not isinstance(written, bool) else 0
-        return token_cost(turn.tokens, price) + written * self.surcharge * price.input / 1e6
 
 
 # -- models ----------------------------------------------------------------------------
