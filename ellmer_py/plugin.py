@@ -31,7 +31,9 @@ page, of a model list), ``model_list_headers()``, ``unix_time()``,
 ``ProviderSpec(models_function=...)`` so ``Provider.list_models()`` finds it.
 A provider with a list price table (``PriceTable``, matched by
 ``table_price()``) passes ``build_chat(prices=ModelPrices(lookup))``;
-``ClaudePrices(lookup, cache)`` adds Claude's cache-write surcharge.
+``ClaudePrices(lookup, cache)`` adds Claude's cache-write surcharge. A
+provider that signs users in with the OAuth device flow passes a
+``DeviceFlowCredentials`` as its ``default_credentials``.
 
 A provider with a batch API passes a ``BatchApi`` (``OpenAIBatch``,
 ``AnthropicBatch``, ``GeminiBatch``, or its own: pure steps that yield
@@ -95,6 +97,7 @@ from ._turn import AssistantTurn
 
 if TYPE_CHECKING:
     from ._aws_credentials import AwsCredentialChain, resolve_region
+    from ._oauth_device import DeviceFlowCredentials
     from ._protocols.anthropic import AnthropicMessages
     from ._protocols.batch_anthropic import AnthropicBatch
     from ._protocols.batch_gemini import GeminiBatch
@@ -112,6 +115,7 @@ _LAZY = {
     "OpenAIBatch": "._protocols.batch_openai",
     "AwsCredentialChain": "._aws_credentials",
     "BedrockConverse": "._protocols.bedrock",
+    "DeviceFlowCredentials": "._oauth_device",
     "GeminiProtocol": "._protocols.gemini",
     "OpenAIChat": "._protocols.openai_chat",
     "OpenAIResponses": "._protocols.openai_responses",
@@ -156,6 +160,7 @@ __all__ = [
     "CredentialValue",
     "Credentials",
     "DeprecatedArgumentError",
+    "DeviceFlowCredentials",
     "Echo",
     "GeminiBatch",
     "GeminiProtocol",

@@ -3,7 +3,7 @@
 Posit's gateway serves Claude models over Anthropic's Messages API at
 ``<base_url>/anthropic/v1`` and the others over OpenAI chat completions at
 ``<base_url>/openai/v1``; both take the access token of a Posit sign-in
-(an OAuth device flow, :mod:`ellmer_py.providers.posit_oauth`).
+(an OAuth device flow, ``DeviceFlowCredentials`` from the plugin API).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ellmer_py.plugin import (
     ClaudePrices,
     ConfigurationError,
     CredentialValue,
+    DeviceFlowCredentials,
     Echo,
     ModelPrices,
     OpenAIChat,
@@ -38,14 +39,14 @@ from ellmer_py.plugin import (
     table_price,
 )
 
-from .posit_oauth import posit_credentials
-
 __all__ = [
     "PRICES",
     "PositModel",
     "chat_posit",
     "models_posit",
+    "posit_credentials",
     "posit_error_message",
+    "posit_oauth_reset",
     "price_of",
 ]
 
@@ -65,6 +66,42 @@ def _gateway(function: str, base_url: object) -> str:
             f"{DEFAULT_BASE_URL!r}."
         )
     return base_url.strip().rstrip("/")
+
+
+# -- the sign-in ------------------------------------------------------------------------
+
+#: Posit's login endpoints (R: ``default_posit_credentials()``). Module constants the
+#: tests point at a loopback server, deliberately not an environment variable: a variable
+#: could send the sign-in (and a cached refresh token) to another host, and R has none.
+AUTH_URL = "https://login.posit.cloud/oauth/device/authorize"
+TOKEN_URL = "https://login.posit.cloud/oauth/token"
+CLIENT_ID = "rstudio-ide"
+#: Sent on the authorize request and on every token request (R: ``token_params``).
+SCOPE = "prism"
+#: The OAuth client's name (R: ``oauth_client(name = "ellmer-posit")``): the cache folder.
+CLIENT_NAME = "ellmer-posit"
+
+
+def posit_credentials() -> DeviceFlowCredentials:
+    """Posit AI's default credentials (R: ``default_posit_credentials()``).
+
+    A device sign-in at :data:`AUTH_URL` / :data:`TOKEN_URL` for the client
+    ``rstudio-ide`` with scope ``prism``, cached on disk.
+    """
+    return DeviceFlowCredentials(
+        auth_url=AUTH_URL,
+        token_url=TOKEN_URL,
+        client_id=CLIENT_ID,
+        scope=SCOPE,
+        name=CLIENT_NAME,
+        provider="Posit",
+        service="Posit AI",
+    )
+
+
+def posit_oauth_reset() -> None:
+    """Forget the cached Posit AI sign-in (R: ``posit_oauth_reset()``, unexported there)."""
+    posit_credentials().clear()
 
 
 def chat_posit(

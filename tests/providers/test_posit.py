@@ -22,6 +22,7 @@ from ellmer_py import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    _oauth_device,
     chat,
     chat_posit,
     get_provider_spec,
@@ -30,7 +31,7 @@ from ellmer_py import (
 )
 from ellmer_py._tokens import _local_token_usage
 from ellmer_py.conformance.fake_server import FakeServer, Reply
-from ellmer_py.providers import posit_oauth
+from ellmer_py.providers import posit as posit_module
 from ellmer_py.providers.posit import (
     ACCOUNT_NOT_FOUND,
     PositModel,
@@ -75,7 +76,7 @@ def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("ELLMER_MAX_TRIES", "1")
     monkeypatch.setenv("ELLMER_TIMEOUT_S", "5")
     monkeypatch.delenv("ELLMER_PY_PLUGINS", raising=False)
-    monkeypatch.setattr(posit_oauth, "_sleep", lambda s: None)
+    monkeypatch.setattr(_oauth_device, "_sleep", lambda s: None)
     with _local_token_usage():
         yield
 
@@ -84,8 +85,8 @@ def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
 def login(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
     """login.posit.cloud: every sign-in is approved at once with the token ACCESS."""
     with FakeServer() as server:
-        monkeypatch.setattr(posit_oauth, "AUTH_URL", f"{server.url}/oauth/device/authorize")
-        monkeypatch.setattr(posit_oauth, "TOKEN_URL", f"{server.url}/oauth/token")
+        monkeypatch.setattr(posit_module, "AUTH_URL", f"{server.url}/oauth/device/authorize")
+        monkeypatch.setattr(posit_module, "TOKEN_URL", f"{server.url}/oauth/token")
 
         def answer(request: Any) -> Reply:
             if request.path.endswith("/authorize"):

@@ -22,15 +22,11 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from ellmer_py import MalformedResponseError, MissingCredentialsError, ServerError
+from ellmer_py import MalformedResponseError, MissingCredentialsError, ServerError, _oauth_device
+from ellmer_py._oauth_device import DeviceFlowCredentials, token_cache_dir
 from ellmer_py.conformance.fake_server import FakeServer, RecordedRequest, Reply
-from ellmer_py.providers import posit_oauth
-from ellmer_py.providers.posit_oauth import (
-    DeviceFlowCredentials,
-    posit_credentials,
-    posit_oauth_reset,
-    token_cache_dir,
-)
+from ellmer_py.providers import posit
+from ellmer_py.providers.posit import posit_credentials, posit_oauth_reset
 
 ACCESS = "posit-access-token-do-not-show-0123456789"
 NEW_ACCESS = "posit-refreshed-access-token-do-not-show-987"
@@ -83,8 +79,8 @@ def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def login(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
     with FakeServer() as server:
-        monkeypatch.setattr(posit_oauth, "AUTH_URL", f"{server.url}/oauth/device/authorize")
-        monkeypatch.setattr(posit_oauth, "TOKEN_URL", f"{server.url}/oauth/token")
+        monkeypatch.setattr(posit, "AUTH_URL", f"{server.url}/oauth/device/authorize")
+        monkeypatch.setattr(posit, "TOKEN_URL", f"{server.url}/oauth/token")
         yield server
     assert not server.errors, server.errors
 
@@ -95,9 +91,9 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     waited: list[float] = []
     now = [1000.0]
     monkeypatch.setattr(
-        posit_oauth, "_sleep", lambda s: (waited.append(s), now.__setitem__(0, now[0] + s))
+        _oauth_device, "_sleep", lambda s: (waited.append(s), now.__setitem__(0, now[0] + s))
     )
-    monkeypatch.setattr(posit_oauth, "_clock", lambda: now[0])
+    monkeypatch.setattr(_oauth_device, "_clock", lambda: now[0])
     return waited
 
 
@@ -208,8 +204,8 @@ def test_an_interactive_terminal_opens_the_browser(
     login: FakeServer, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opened: list[str] = []
-    monkeypatch.setattr(posit_oauth, "_interactive_terminal", lambda: True)
-    monkeypatch.setattr(posit_oauth, "_open_browser", lambda url: opened.append(url) or True)
+    monkeypatch.setattr(_oauth_device, "_interactive_terminal", lambda: True)
+    monkeypatch.setattr(_oauth_device, "_open_browser", lambda url: opened.append(url) or True)
     monkeypatch.setattr("builtins.input", lambda prompt="": "")
     login.enqueue(device(), token())
     posit_credentials()()
@@ -269,6 +265,8 @@ def test_a_cache_for_another_login_server_is_not_used(login: FakeServer) -> None
         client_id="rstudio-ide",
         scope="prism",
         name="ellmer-posit",
+        provider="Posit",
+        service="Posit AI",
     ).path
     assert here != real and here.parent == real.parent
 

@@ -1,18 +1,13 @@
-"""Posit AI sign-in: the OAuth 2.0 device flow with a token cache on disk.
+"""OAuth 2.0 device sign-in with a token cache on disk (R: httr2's ``req_oauth_device()``).
 
-Port of R's ``default_posit_credentials()`` (R/provider-posit.R), which is
-httr2's ``req_oauth_device(cache_disk = TRUE)``: the first request shows a
-URL and a code, waits until the user approves the sign-in (RFC 8628), and
-caches the tokens; later requests reuse the access token, refresh it when it
-has expired, and sign in again when the refresh fails.
-
-The login endpoints are the module constants :data:`AUTH_URL` and
-:data:`TOKEN_URL`, read when ``posit_credentials()`` runs (tests point them
-at a loopback server with ``monkeypatch.setattr``). They are deliberately not
-an environment variable: a variable is a setting anyone who can change the
-environment can use to send the sign-in (and a cached refresh token) to
-another host, and R has none. The cache file's name is a hash of the token
-URL, client id and scope, so tokens for one server are never sent to another.
+A credentials function for providers that sign users in with the device
+flow (RFC 8628), cached on disk as httr2's ``cache_disk = TRUE`` does: the
+first request shows a URL and a code and waits until the user approves
+the sign-in; the tokens are cached in a private file; later requests reuse
+the access token, refresh it when it has expired, and sign in again when the
+refresh is refused. The provider gives its login endpoints, client id and
+scope; the cache file's name is a hash of the token URL, client id and
+scope, so tokens for one server are never sent to another.
 """
 
 from __future__ import annotations
@@ -30,17 +25,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from ellmer_py.plugin import MalformedResponseError, MissingCredentialsError, Transport
+from ._errors import MalformedResponseError, MissingCredentialsError
+from ._transport import Transport
 
-__all__ = ["DeviceFlowCredentials", "posit_credentials", "posit_oauth_reset", "token_cache_dir"]
+__all__ = ["DeviceFlowCredentials", "token_cache_dir"]
 
-AUTH_URL = "https://login.posit.cloud/oauth/device/authorize"
-TOKEN_URL = "https://login.posit.cloud/oauth/token"
-CLIENT_ID = "rstudio-ide"
-#: Sent on the authorize request and on every token request (R: ``token_params``).
-SCOPE = "prism"
-#: The OAuth client's name (R: ``oauth_client(name = "ellmer-posit")``): the cache folder.
-CLIENT_NAME = "ellmer-posit"
 #: An access token this close to its expiry counts as expired (httr2: ``expiry_margin``).
 EXPIRY_MARGIN_S = 30.0
 #: The wait between polls when the server names none, and what ``slow_down`` adds (RFC 8628).
@@ -87,9 +76,11 @@ class DeviceFlowCredentials:
         client_id: str,
         scope: str,
         name: str,
-        provider: str = "Posit",
-        service: str = "Posit AI",
+        provider: str,
+        service: str,
     ) -> None:
+        """``name`` is the cache folder's (R: the client's name); ``provider`` tags
+        errors and ``service`` names the sign-in in what the user is shown."""
         self.auth_url = auth_url
         self.token_url = token_url
         self.client_id = client_id
@@ -298,7 +289,8 @@ class DeviceFlowCredentials:
                 if code == "access_denied":
                     raise MissingCredentialsError(
                         f"The {self.service} sign-in was declined at {url}. {again}, and approve "
-                        "the sign-in with the account you use for Posit AI (or pass credentials=).",
+                        f"the sign-in with the account you use for {self.service} (or pass "
+                        "credentials=).",
                         provider=self.provider,
                     ) from None
                 if code == "expired_token":
@@ -401,23 +393,3 @@ def _show(service: str, url: str, user_code: str) -> None:
         file=sys.stderr,
         flush=True,
     )
-
-
-def posit_credentials() -> DeviceFlowCredentials:
-    """Posit AI's default credentials (R: ``default_posit_credentials()``).
-
-    A device sign-in at :data:`AUTH_URL` / :data:`TOKEN_URL` for the client
-    ``rstudio-ide`` with scope ``prism``, cached on disk.
-    """
-    return DeviceFlowCredentials(
-        auth_url=AUTH_URL,
-        token_url=TOKEN_URL,
-        client_id=CLIENT_ID,
-        scope=SCOPE,
-        name=CLIENT_NAME,
-    )
-
-
-def posit_oauth_reset() -> None:
-    """Forget the cached Posit AI sign-in (R: ``posit_oauth_reset()``, unexported there)."""
-    posit_credentials().clear()
