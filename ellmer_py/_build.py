@@ -36,6 +36,7 @@ __all__ = [
     "default_model",
     "env_setting",
     "require_model",
+    "server_root",
     "with_defaults",
 ]
 
@@ -119,6 +120,16 @@ def require_model(
             f"{function}(model=) must be a string, {what}; not {type(model).__name__}."
         )
     return model
+
+
+def server_root(base_url: str) -> str:
+    """A server's own URL from ``base_url``: no trailing ``/`` nor OpenAI-style ``/v1``.
+
+    For servers whose OpenAI-compatible API is at ``<server>/v1`` beside
+    their own (Ollama, vLLM, LM Studio): ``server_root(url) + "/v1"`` is
+    that API, whichever of the two the user gave.
+    """
+    return base_url.rstrip("/").removesuffix("/v1")
 
 
 def env_setting(value: str | None, env: str) -> str | None:

@@ -210,13 +210,16 @@ def env_credentials(
     *,
     token_files: Callable[[], Sequence[Path]] | Sequence[Path] = (),
     hint: str = "",
+    optional: bool = False,
 ) -> Credentials:
     """A credentials function reading the first set env var, then token files.
 
     ``token_files`` may be a function, so that paths depending on the
-    environment (``$HF_HOME``) are worked out at request time too.
+    environment (``$HF_HOME``) are worked out at request time too. With
+    ``optional`` (a local server that wants a key only behind a proxy),
+    finding none means sending no authentication rather than an error.
     """
-    return EnvCredentials(provider, tuple(names), token_files, hint)
+    return EnvCredentials(provider, tuple(names), token_files, hint, optional)
 
 
 class EnvCredentials(CopiedAsItself):
@@ -227,17 +230,21 @@ class EnvCredentials(CopiedAsItself):
     reads the key again where it is unpickled.
     """
 
+    optional = False  # (also for one pickled before there was this setting)
+
     def __init__(
         self,
         provider: str,
         names: Sequence[str],
         token_files: Callable[[], Sequence[Path]] | Sequence[Path] = (),
         hint: str = "",
+        optional: bool = False,
     ) -> None:
         self.provider = provider
         self.names = tuple(names)
         self.token_files = token_files if callable(token_files) else tuple(token_files)
         self.hint = hint
+        self.optional = optional
 
     def __repr__(self) -> str:
         return f"EnvCredentials(provider={self.provider!r}, names={self.names!r})"
@@ -247,7 +254,7 @@ class EnvCredentials(CopiedAsItself):
         require_by_reference(self.token_files, f"The token_files of {self.provider}", fix)
         return dict(vars(self))
 
-    def __call__(self) -> str:
+    def __call__(self) -> CredentialValue:
         provider, names = self.provider, self.names
         files = self.token_files() if callable(self.token_files) else self.token_files
         for name in names:
@@ -261,6 +268,8 @@ class EnvCredentials(CopiedAsItself):
                 continue
             if value:
                 return checked_key(value, f"{provider}: the key in the token file {path}")
+        if self.optional:
+            return {}  # no key: no authentication
         places = [f"the {n} environment variable" for n in names]
         places += [f"the token file {p}" for p in files]
         where = ", ".join(places[:-1]) + (" or " if len(places) > 1 else "") + places[-1]

@@ -50,7 +50,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._aws_auth import AwsCredentialValue, SigV4Auth, aws_credentials
-from ._build import ChatArgs, build_chat, default_model, env_setting, require_model, with_defaults
+from ._build import (
+    ChatArgs,
+    build_chat,
+    default_model,
+    env_setting,
+    require_model,
+    server_root,
+    with_defaults,
+)
 from ._chat import Chat, SystemPromptFallback
 from ._credentials import (
     Credentials,
@@ -202,6 +210,7 @@ __all__ = [
     "reject_api_key",
     "require_model",
     "resolve_region",
+    "server_root",
     "table_price",
     "token_cost",
     "unix_time",

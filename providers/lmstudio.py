@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,11 +17,13 @@ from ellmer_py.plugin import (
     ProviderSpec,
     SystemPromptFallback,
     build_chat,
+    env_credentials,
     env_setting,
     hookimpl,
     list_model_rows,
     model_list_headers,
     require_model,
+    server_root,
 )
 
 __all__ = ["LMStudioModel", "chat_lmstudio", "models_lmstudio"]
@@ -32,6 +33,8 @@ DEFAULT_BASE_URL = "http://localhost:1234"
 BASE_URL_ENV = "LMSTUDIO_BASE_URL"
 #: Only needed behind a proxy that wants a bearer token; a local LM Studio needs none.
 KEY_ENV = "LMSTUDIO_API_KEY"
+#: ``LMSTUDIO_API_KEY`` if set (sent as a bearer token), else no authentication at all.
+_KEY = env_credentials("LM Studio", (KEY_ENV,), optional=True)
 _MODEL_HINT = "the id of a model loaded in LM Studio (models_lmstudio() lists them)"
 #: How long the model look-up behind a missing model= may take, unless timeout_s= says.
 _LOOKUP_TIMEOUT_S = 10.0
@@ -50,16 +53,9 @@ LMSTUDIO_PARAM_NAMES = {
 }
 
 
-def _lmstudio_key() -> CredentialValue:
-    """``LMSTUDIO_API_KEY`` if set (sent as a bearer token), else no authentication at all."""
-    key = os.environ.get(KEY_ENV, "").strip()
-    return key if key else {}
-
-
 def _server_root(base_url: str | None) -> str:
     """The LM Studio server: ``base_url``, ``LMSTUDIO_BASE_URL`` or the default, without ``/v1``."""
-    root = (env_setting(base_url, BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
-    return root[: -len("/v1")] if root.endswith("/v1") else root
+    return server_root(env_setting(base_url, BASE_URL_ENV) or DEFAULT_BASE_URL)
 
 
 def chat_lmstudio(
@@ -121,7 +117,7 @@ def chat_lmstudio(
         model=model,
         base_url=root + "/v1",
         protocol=OpenAIChat(LMSTUDIO_PARAM_NAMES, reasoning_field="reasoning_content"),
-        default_credentials=_lmstudio_key,
+        default_credentials=_KEY,
     )
 
 
@@ -151,7 +147,7 @@ def models_lmstudio(
     needed; behind a proxy, ``LMSTUDIO_API_KEY`` or ``credentials`` gives
     one. As in R, each record has the model's ``id`` only.
     """
-    headers = model_list_headers("models_lmstudio", _lmstudio_key, credentials, api_headers)
+    headers = model_list_headers("models_lmstudio", _KEY, credentials, api_headers)
     rows = list_model_rows(
         NAME,
         _server_root(base_url) + "/v1/models",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -23,12 +22,15 @@ from ellmer_py.plugin import (
     SystemPromptFallback,
     Transport,
     build_chat,
+    env_credentials,
+    env_setting,
     hookimpl,
     list_model_rows,
     model_list_headers,
     newest_first,
     reject_api_key,
     require_model,
+    server_root,
 )
 
 __all__ = ["OllamaModel", "chat_ollama", "models_ollama"]
@@ -39,6 +41,8 @@ DEFAULT_BASE_URL = "http://localhost:11434"
 BASE_URL_ENV = "OLLAMA_BASE_URL"
 #: Only needed behind a proxy that wants a bearer token; a local Ollama needs none.
 KEY_ENV = "OLLAMA_API_KEY"
+#: ``OLLAMA_API_KEY`` if set (sent as a bearer token), else no authentication at all.
+_KEY = env_credentials("Ollama", (KEY_ENV,), optional=True)
 
 #: R's ``chat_params`` for Ollama: ``max_tokens``, ``top_k`` and ``reasoning_effort``.
 OLLAMA_PARAM_NAMES = {
@@ -54,26 +58,8 @@ OLLAMA_PARAM_NAMES = {
 }
 
 
-def _ollama_key() -> CredentialValue:
-    """``OLLAMA_API_KEY`` if set (sent as a bearer token), else no authentication at all."""
-    key = os.environ.get(KEY_ENV, "").strip()
-    return key if key else {}
-
-
 #: How long the model look-up behind a missing model= may take, unless timeout_s= says.
 _LOOKUP_TIMEOUT_S = 10.0
-
-
-def _server_root(base_url: str) -> str:
-    """The Ollama server itself: ``base_url`` without a trailing ``/v1``."""
-    root = base_url.rstrip("/")
-    return root.removesuffix("/v1")
-
-
-def ollama_api_root(base_url: str) -> str:
-    """The OpenAI-compatible root below an Ollama server's URL: ``<base_url>/v1``."""
-    root = base_url.rstrip("/")
-    return root if root.endswith("/v1") else root + "/v1"
 
 
 def chat_ollama(
@@ -111,7 +97,7 @@ def chat_ollama(
     """
     reject_api_key("chat_ollama", api_key, env=(KEY_ENV,))
     if base_url is None:
-        base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
+        base_url = env_setting(None, BASE_URL_ENV) or DEFAULT_BASE_URL
     server = base_url
     model = require_model(
         "chat_ollama",
@@ -127,7 +113,7 @@ def chat_ollama(
                 timeout_s=timeout_s if timeout_s is not None else _LOOKUP_TIMEOUT_S,
             )
         ],
-        models_url=_server_root(server) + "/api/tags",
+        models_url=server_root(server) + "/api/tags",
         unreachable=" Is Ollama running? Start it (`ollama serve`), or point base_url= (or "
         f"{BASE_URL_ENV}) at the server you run.",
         empty=" Pull one first, e.g. `ollama pull llama3.2`.",
@@ -137,9 +123,9 @@ def chat_ollama(
         ChatArgs.of(locals()),
         name="Ollama",
         model=model,
-        base_url=ollama_api_root(base_url),
+        base_url=server_root(base_url) + "/v1",
         protocol=OpenAIChat(OLLAMA_PARAM_NAMES),
-        default_credentials=_ollama_key,
+        default_credentials=_KEY,
     )
 
 
@@ -224,12 +210,10 @@ def models_ollama(
     ``http://localhost:11434`` (R's default is always the latter). No key
     is needed; behind a proxy, ``OLLAMA_API_KEY`` or ``credentials`` gives one.
     """
-    headers = model_list_headers(
-        "models_ollama", _ollama_key, credentials, api_headers, env=(KEY_ENV,)
-    )
+    headers = model_list_headers("models_ollama", _KEY, credentials, api_headers, env=(KEY_ENV,))
     if base_url is None:
-        base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
-    root = _server_root(base_url)
+        base_url = env_setting(None, BASE_URL_ENV) or DEFAULT_BASE_URL
+    root = server_root(base_url)
     transport = Transport("Ollama", max_tries=max_tries, timeout_s=timeout_s)
     try:
         rows = list_model_rows(

@@ -25,6 +25,7 @@ from ellmer_py.plugin import (
     model_list_headers,
     reject_api_key,
     require_model,
+    server_root,
 )
 
 __all__ = ["VllmModel", "chat_vllm", "models_vllm"]
@@ -39,17 +40,6 @@ _LOOKUP_TIMEOUT_S = 10.0
 
 def _credentials() -> Callable[[], CredentialValue]:
     return env_credentials(NAME, ENV, hint=_HINT)
-
-
-def vllm_api_root(base_url: str) -> str:
-    """The OpenAI-compatible root of a vLLM server: ``<server>/v1``, given either."""
-    root = base_url.rstrip("/")
-    return root if root.endswith("/v1") else root + "/v1"
-
-
-def _server_root(base_url: str) -> str:
-    root = base_url.rstrip("/")
-    return root[: -len("/v1")] if root.endswith("/v1") else root
 
 
 def _check_base_url(function: str, base_url: object) -> str:
@@ -107,14 +97,14 @@ def chat_vllm(
                 timeout_s=timeout_s if timeout_s is not None else _LOOKUP_TIMEOUT_S,
             )
         ],
-        models_url=_server_root(base_url) + "/v1/models",
+        models_url=server_root(base_url) + "/v1/models",
     )
     return build_chat(
         "chat_vllm",
         ChatArgs.of(locals()),
         name=NAME,
         model=model,
-        base_url=vllm_api_root(base_url),
+        base_url=server_root(base_url) + "/v1",
         protocol=OpenAIChat(PARAM_NAMES, strict_tools=False),
         default_credentials=_credentials(),
     )
@@ -150,7 +140,7 @@ def models_vllm(
     headers = model_list_headers("models_vllm", _credentials(), credentials, api_headers, env=ENV)
     rows = list_model_rows(
         NAME,
-        _server_root(base_url) + "/v1/models",
+        server_root(base_url) + "/v1/models",
         headers,
         expected="the vLLM server (such as http://localhost:8000)",
         max_tries=max_tries,
