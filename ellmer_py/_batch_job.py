@@ -251,7 +251,8 @@ class BatchJob:
             path=call.path, body={}, headers={**self._protocol_headers(), **call.headers}
         )
         headers = provider.headers(request)
-        headers["Accept"] = call.accept
+        headers = {k: v for k, v in headers.items() if k.lower() != "accept"}
+        headers["Accept"] = call.accept  # the batch API's files need their own
         body: bytes | None
         if isinstance(call.body, bytes):
             body = call.body

@@ -306,7 +306,8 @@ class Provider:
         url = self.url(request)
         body = _serialize(request.body, self.name)
         headers = self.headers(request)
-        headers["Accept"] = request.accept
+        if not any(k.lower() == "accept" for k in headers):  # api_headers' Accept wins too
+            headers["Accept"] = request.accept
         return url, self.authenticated(request.method, url, headers, body), body
 
     def _translate(self, exc: HTTPStatusError, turns: Sequence[Turn]) -> EllmerError:

@@ -890,3 +890,20 @@ def test_github_rejects_api_key_and_still_says_it_is_retired() -> None:
         ellmer_py.chat_github(api_key="ghp_secret_value")
     assert "retired" in str(info.value)
     assert "ghp_secret_value" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["ACCEPT", "accept", "Accept"])
+def test_an_accept_in_api_headers_replaces_the_protocols(srv: FakeServer, name: str) -> None:
+    # found by the conformance check api_headers: {"ACCEPT": "0"} arrived as "0, application/json"
+    from ellmer_py import chat_openai_compatible
+
+    srv.enqueue(Reply.json(completion()))
+    chat = chat_openai_compatible(
+        base_url=srv.base_url,
+        model="m",
+        credentials=lambda: KEY,
+        echo="none",
+        api_headers={name: "application/x-mine"},
+    )
+    chat.chat("hi")
+    assert only_request(srv).headers["accept"] == "application/x-mine"
